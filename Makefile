@@ -1,0 +1,66 @@
+# fqai — one Makefile for the whole toolchain. `make demo` and `make test` are
+# the two commands a newcomer needs; both bootstrap everything from lock files.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+SOLC_VERSION := 0.8.28
+SOLCX_DIR := $(CURDIR)/.solcx
+SOLC_WRAPPER := $(SOLCX_DIR)/solc-v$(SOLC_VERSION)
+
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export SOLCX_BINARY_PATH := $(SOLCX_DIR)
+export FQAI_ROOT := $(CURDIR)
+
+FUZZ_EXAMPLES ?= 2000
+
+.PHONY: setup test test-contracts test-python demo lint bench fuzz coverage clean
+
+setup: $(VENV)/.stamp node_modules/.stamp $(SOLC_WRAPPER)
+
+$(VENV)/.stamp: requirements.lock pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade "pip>=24"
+	$(VENV)/bin/pip install --quiet -r requirements.lock
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+node_modules/.stamp: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(SOLC_WRAPPER): scripts/toolchain/solc-wrapper.js node_modules/.stamp
+	mkdir -p $(SOLCX_DIR)
+	printf '#!/bin/sh\nexec "%s" "%s" "$$@"\n' "$(CURDIR)/node_modules/.bin/node" "$(CURDIR)/scripts/toolchain/solc-wrapper.js" > $@
+	chmod 0755 $@
+	ln -sf $@ $(SOLCX_DIR)/solc
+	$@ --version | grep -q "Version: $(SOLC_VERSION)"
+
+test: setup
+	$(VENV)/bin/python scripts/toolchain/run_tests.py
+
+test-contracts: setup
+	brownie test tests/contracts --network development
+
+test-python: setup
+	$(VENV)/bin/python -m pytest tests/python -q
+
+coverage: setup
+	brownie test tests/contracts --network development --coverage
+	$(VENV)/bin/python scripts/toolchain/coverage_report.py
+
+demo: setup
+	$(VENV)/bin/python scripts/toolchain/demo.py
+
+lint: setup
+	ruff check fqai scripts tests bench
+	ruff format --check fqai scripts tests bench
+
+bench: setup
+	brownie run bench/gas.py --network development
+
+fuzz: setup
+	FQAI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) brownie test tests/contracts/test_invariants.py --network development
+
+clean:
+	rm -rf build reports .hypothesis .pytest_cache

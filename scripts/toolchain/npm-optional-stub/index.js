@@ -1,0 +1,1 @@
+throw new Error("fqai: optional WebRTC transport not installed");
