@@ -16,7 +16,11 @@ FUZZ_EXAMPLES ?= 2000
 
 .PHONY: setup test test-contracts test-python demo lint bench fuzz coverage clean
 
-setup: $(VENV)/.stamp node_modules/.stamp $(SOLC_WRAPPER)
+setup: $(VENV)/.stamp node_modules/.stamp $(SOLC_WRAPPER) $(VENV)/.brownie-networks.stamp
+
+$(VENV)/.brownie-networks.stamp: scripts/toolchain/brownie_networks.py $(VENV)/.stamp
+	$(VENV)/bin/python scripts/toolchain/brownie_networks.py
+	touch $@
 
 $(VENV)/.stamp: requirements.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)

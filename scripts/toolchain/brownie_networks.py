@@ -1,0 +1,40 @@
+"""Make Brownie's local networks match what fqai's contracts need, idempotently.
+
+Brownie keeps its network list in ~/.brownie/network-config.yaml. fqai compiles for Shanghai, so
+the `development` (Anvil) and `ganache-cli` (Ganache 7) networks must run a Shanghai-or-later EVM;
+Brownie's stock Ganache entry asks for Istanbul, which rejects PUSH0.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+import sys
+
+SETTINGS = {
+    "development": {"accounts": "20", "default_balance": "10000", "gas_limit": "30000000"},
+    "ganache-cli": {
+        "accounts": "20",
+        "default_balance": "10000",
+        "gas_limit": "30000000",
+        "evm_version": "shanghai",
+    },
+}
+
+
+def main() -> int:
+    from brownie._config import CONFIG
+
+    for network_id, wanted in SETTINGS.items():
+        current = (CONFIG.networks.get(network_id) or {}).get("cmd_settings") or {}
+        changes = [f"{k}={v}" for k, v in wanted.items() if str(current.get(k)) != v]
+        if not changes:
+            continue
+        cmd = [str(Path(sys.executable).with_name("brownie")), "networks", "modify", network_id, *changes]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        print(f"brownie network {network_id}: set {', '.join(changes)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
