@@ -8,8 +8,8 @@ Brownie's stock Ganache entry asks for Istanbul, which rejects PUSH0.
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 import sys
+from pathlib import Path
 
 SETTINGS = {
     "development": {"accounts": "20", "default_balance": "10000", "gas_limit": "30000000"},
@@ -30,7 +30,13 @@ def main() -> int:
         changes = [f"{k}={v}" for k, v in wanted.items() if str(current.get(k)) != v]
         if not changes:
             continue
-        cmd = [str(Path(sys.executable).with_name("brownie")), "networks", "modify", network_id, *changes]
+        cmd = [
+            str(Path(sys.executable).with_name("brownie")),
+            "networks",
+            "modify",
+            network_id,
+            *changes,
+        ]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         print(f"brownie network {network_id}: set {', '.join(changes)}")
     return 0

@@ -26,3 +26,178 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = CONFIG.networks.get(network_id)
         if settings is not None:
             settings.setdefault("cmd_settings", {})["port"] = port
+
+
+# --------------------------------------------------------------------------- deployment
+
+WEIGHT_TOTAL = 1_000_000
+ZERO = "0x0000000000000000000000000000000000000000"
+
+
+def digest(label: str) -> str:
+    """A deterministic non-zero bytes32 for tests (sha256 of a label)."""
+    import hashlib
+
+    return "0x" + hashlib.sha256(label.encode()).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def isolation(fn_isolation):
+    """Every test starts from the same deployed state (chain snapshot and revert)."""
+
+
+@pytest.fixture(scope="module")
+def owner(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="module")
+def deployment(owner):
+    from scripts.deploy import deploy_contracts
+
+    return deploy_contracts(owner)
+
+
+@pytest.fixture(scope="module")
+def nft(deployment):
+    return deployment.nft
+
+
+@pytest.fixture(scope="module")
+def registry(deployment):
+    return deployment.registry
+
+
+@pytest.fixture(scope="module")
+def market(deployment):
+    return deployment.marketplace
+
+
+@pytest.fixture(scope="module")
+def publisher(accounts, nft, owner):
+    """An owner-approved publisher allowed to mint models outside a federation."""
+    account = accounts[1]
+    nft.setMinter(account, True, {"from": owner})
+    return account
+
+
+def mint_params(
+    label: str = "model",
+    *,
+    parent: int = 0,
+    royalty_receiver: str = ZERO,
+    royalty_bps: int = 0,
+    federation_id: int = 0,
+    round_: int = 0,
+) -> tuple:
+    """ModelNFT.MintParams as a tuple, with digests derived from `label`."""
+    return (
+        f"bafkrei{label}",
+        digest(f"{label}/weights"),
+        digest(f"{label}/signer"),
+        federation_id,
+        round_,
+        parent,
+        royalty_receiver,
+        royalty_bps,
+    )
+
+
+@pytest.fixture(scope="module")
+def minted(nft, publisher, accounts):
+    """Token 1, owned by accounts[2], 5 % royalty to the publisher."""
+    tx = nft.mint(
+        accounts[2],
+        mint_params("m1", royalty_receiver=publisher.address, royalty_bps=500),
+        {"from": publisher},
+    )
+    return tx.return_value
+
+
+def fed_config(**overrides) -> tuple:
+    """FederationRegistry.FederationConfig as a tuple with small, test-friendly windows."""
+    config = {
+        "modelSpecCID": "bafkreispec",
+        "minStake": 10**18,
+        "rewardPerRound": 10**18,
+        "commitWindow": 5,
+        "finalizeWindow": 5,
+        "contestWindow": 5,
+        "unbondingBlocks": 20,
+        "maxParticipants": 8,
+        "slashBps": 1_000,
+        "revenueShareBps": 3_000,
+    }
+    config.update(overrides)
+    return tuple(config.values())
+
+
+@pytest.fixture(scope="module")
+def coordinator(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="module")
+def nodes(accounts):
+    """Four node accounts, sorted by address (finalizeRound wants contributors in that order)."""
+    return sorted(accounts[10:14], key=lambda a: int(a.address, 16))
+
+
+@pytest.fixture(scope="module")
+def federation(registry, coordinator, nodes):
+    """Federation 1 with a 10 ETH pool and the four nodes joined with 1 ETH stake each."""
+    tx = registry.createFederation(fed_config(), {"from": coordinator, "value": 10 * 10**18})
+    fed_id = tx.return_value
+    for i, node in enumerate(nodes):
+        registry.join(fed_id, digest(f"node{i}/mldsa"), {"from": node, "value": 10**18})
+    return fed_id
+
+
+def run_round(registry, fed_id, coordinator, committers, contributors=None, weights=None):
+    """Open a round, commit for `committers`, finalise with `contributors` (default: all
+    committers, equal weights). Returns the round number."""
+    round_ = registry.openRound(fed_id, {"from": coordinator}).return_value
+    for node in committers:
+        registry.commitUpdate(fed_id, round_, digest(f"{node.address}/{round_}"), {"from": node})
+    contributors = sorted(
+        contributors if contributors is not None else committers, key=lambda a: int(a.address, 16)
+    )
+    if weights is None:
+        share = WEIGHT_TOTAL // len(contributors)
+        weights = [share] * len(contributors)
+        weights[-1] += WEIGHT_TOTAL - share * len(contributors)
+    registry.finalizeRound(
+        fed_id,
+        round_,
+        f"bafkreiglobal{round_}",
+        digest(f"global/{round_}"),
+        digest(f"accepted/{round_}"),
+        contributors,
+        weights,
+        {"from": coordinator},
+    )
+    return round_
+
+
+@pytest.fixture(scope="module")
+def fed_model(registry, nft, coordinator, nodes, federation, accounts):
+    """A model minted from federation 1 after one round in which all four nodes contributed
+    equally; owned by accounts[4]."""
+    run_round(registry, federation, coordinator, nodes)
+    tx = registry.mintModel(federation, accounts[4], mint_params("fedmodel"), {"from": coordinator})
+    return tx.return_value
+
+
+def err(name: str, *args) -> str:
+    """The revert message Brownie decodes from custom error `name(args...)`: addresses in
+    lower case, integers in decimal, strings as they are. Use with `brownie.reverts(err(...))`."""
+    if not args:
+        return name
+    parts = []
+    for arg in args:
+        if hasattr(arg, "address"):
+            arg = arg.address
+        if isinstance(arg, str) and arg.startswith("0x") and len(arg) == 42:
+            arg = arg.lower()
+        parts.append(str(arg))
+    return f"{name}: {', '.join(parts)}"
