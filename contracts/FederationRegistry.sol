@@ -188,8 +188,8 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
         FederationConfig storage config = _configs[federationId];
         round = previous + 1;
         fed.currentRound = round;
-        uint64 commitDeadline = uint64(block.number) + config.commitWindow;
-        uint64 finalizeDeadline = commitDeadline + config.finalizeWindow;
+        uint40 commitDeadline = uint40(block.number) + config.commitWindow;
+        uint40 finalizeDeadline = commitDeadline + config.finalizeWindow;
         Round storage r = _rounds[federationId][round];
         r.commitDeadline = commitDeadline;
         r.finalizeDeadline = finalizeDeadline;
@@ -223,6 +223,8 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
     /// @param acceptedRoot Merkle root over the accepted update manifest digests (see docs).
     /// @param contributors Accepted nodes in strictly increasing address order; each committed this round.
     /// @param weights Contribution weights, in the same order, summing to WEIGHT_TOTAL.
+    /// The lists are emitted, and their hash stored; later calls that need a node's weight take the
+    /// lists again and check them against the hash.
     /// @dev Requirements: not paused; caller is the coordinator; the round is open and within its
     /// finalisation window; 1..maxParticipants contributors. Emits a {RoundFinalized} event.
     function finalizeRound(
@@ -236,13 +238,13 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
     ) external whenNotPaused onlyCoordinator(federationId) {
         if (globalDigest == bytes32(0)) revert FederationZeroDigest();
         Round storage r = _finalizableRound(federationId, round);
-        r.contributorCount = uint16(_recordContributions(federationId, round, contributors, weights));
+        r.contributorCount = uint16(_checkContributions(federationId, round, contributors, weights));
         r.reward = _reserveReward(federationId, round);
         r.finalized = true;
-        r.finalizedAt = uint64(block.number);
+        r.finalizedAt = uint40(block.number);
         r.globalDigest = globalDigest;
         r.acceptedRoot = acceptedRoot;
-        r.globalManifestCID = globalManifestCID;
+        r.contributionsHash = keccak256(abi.encode(contributors, weights));
         emit RoundFinalized(
             federationId, round, globalManifestCID, globalDigest, acceptedRoot, contributors, weights, r.reward
         );
@@ -251,16 +253,22 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
     // ---------------------------------------------------- rewards and slashing
 
     /// @notice Credit the caller's share of a finalised round's reward: `reward * weight / WEIGHT_TOTAL`.
-    /// @dev Requirements: the round is finalised; the caller was a contributor; not yet claimed.
-    /// Emits a {RewardClaimed} event.
-    function claimReward(uint256 federationId, uint32 round) external returns (uint256 amount) {
-        Round storage r = _rounds[federationId][round];
-        if (!r.finalized) revert FederationRoundNotFinalized(federationId, round);
+    /// @param contributors The round's contributor list, as emitted in {RoundFinalized}.
+    /// @param weights The round's weights, as emitted in {RoundFinalized}.
+    /// @dev Requirements: the round is finalised; the lists match the recorded hash; the caller was a
+    /// contributor; not yet claimed. Emits a {RewardClaimed} event.
+    function claimReward(
+        uint256 federationId,
+        uint32 round,
+        address[] calldata contributors,
+        uint64[] calldata weights
+    ) external returns (uint256 amount) {
+        uint64 weight = _weightOf(federationId, round, msg.sender, contributors, weights);
+        if (weight == 0) revert FederationNotContributor(federationId, round, msg.sender);
         Participation storage p = _participation[federationId][round][msg.sender];
-        if (p.weight == 0) revert FederationNotContributor(federationId, round, msg.sender);
         if (p.rewardClaimed) revert FederationRewardAlreadyClaimed(federationId, round, msg.sender);
         p.rewardClaimed = true;
-        amount = (uint256(r.reward) * p.weight) / WEIGHT_TOTAL;
+        amount = (uint256(_rounds[federationId][round].reward) * weight) / WEIGHT_TOTAL;
         _totalReserved -= amount;
         _credit(msg.sender, amount);
         emit RewardClaimed(federationId, round, msg.sender, amount);
@@ -268,16 +276,22 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
 
     /// @notice Contest being left out of a finalised round after committing an update; this protects
     /// the node from the exclusion slash and records evidence for dispute resolution.
-    /// @dev Requirements: the round is finalised; the caller committed but has no weight; not contested
-    /// yet; within `contestWindow` blocks of finalisation. Emits an {ExclusionContested} event.
-    function contestExclusion(uint256 federationId, uint32 round, string calldata evidenceCID) external {
-        Round storage r = _rounds[federationId][round];
-        if (!r.finalized) revert FederationRoundNotFinalized(federationId, round);
+    /// @dev Requirements: the round is finalised; the lists match the recorded hash; the caller
+    /// committed but is not among the contributors; not contested yet; within `contestWindow` blocks
+    /// of finalisation. Emits an {ExclusionContested} event.
+    function contestExclusion(
+        uint256 federationId,
+        uint32 round,
+        string calldata evidenceCID,
+        address[] calldata contributors,
+        uint64[] calldata weights
+    ) external {
+        uint64 weight = _weightOf(federationId, round, msg.sender, contributors, weights);
         Participation storage p = _participation[federationId][round][msg.sender];
-        if (_commitments[federationId][round][msg.sender] == bytes32(0) || p.weight != 0 || p.contested) {
+        if (_commitments[federationId][round][msg.sender] == bytes32(0) || weight != 0 || p.contested) {
             revert FederationNotContestable(federationId, round, msg.sender);
         }
-        uint64 deadline = r.finalizedAt + _configs[federationId].contestWindow;
+        uint64 deadline = _rounds[federationId][round].finalizedAt + _configs[federationId].contestWindow;
         if (block.number > deadline) revert FederationContestWindow(federationId, round, deadline);
         p.contested = true;
         emit ExclusionContested(federationId, round, msg.sender, evidenceCID);
@@ -286,19 +300,25 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
     /// @notice Slash a node whose committed update was excluded from a finalised round and who did not
     /// contest in time. `slashBps` of its stake moves to the reward pool; a node left below `minStake`
     /// is ejected and starts unbonding. Anyone may call.
-    /// @dev Requirements: the round is finalised and its contest window has passed; the node committed,
-    /// has no weight, did not contest, still has stake, and was not slashed for this round.
+    /// @dev Requirements: the round is finalised and its contest window has passed; the lists match
+    /// the recorded hash; the node committed, is not among the contributors, did not contest, still
+    /// has stake, and was not slashed for this round.
     /// Emits a {NodeSlashed} event (and {LeaveRequested} when ejected).
-    function slashExcluded(uint256 federationId, uint32 round, address node) external returns (uint256 amount) {
-        Round storage r = _rounds[federationId][round];
-        if (!r.finalized) revert FederationRoundNotFinalized(federationId, round);
-        uint64 deadline = r.finalizedAt + _configs[federationId].contestWindow;
+    function slashExcluded(
+        uint256 federationId,
+        uint32 round,
+        address node,
+        address[] calldata contributors,
+        uint64[] calldata weights
+    ) external returns (uint256 amount) {
+        uint64 weight = _weightOf(federationId, round, node, contributors, weights);
+        uint64 deadline = _rounds[federationId][round].finalizedAt + _configs[federationId].contestWindow;
         if (block.number <= deadline) revert FederationContestWindow(federationId, round, deadline);
-        Participation storage p = _participation[federationId][round][node];
         if (_commitments[federationId][round][node] == bytes32(0)) {
             revert FederationNotSlashable(federationId, round, node, "no commitment");
         }
-        if (p.weight != 0) revert FederationNotSlashable(federationId, round, node, "included");
+        if (weight != 0) revert FederationNotSlashable(federationId, round, node, "included");
+        Participation storage p = _participation[federationId][round][node];
         if (p.contested) revert FederationNotSlashable(federationId, round, node, "contested");
         if (p.slashed) revert FederationNotSlashable(federationId, round, node, "already slashed");
         Member storage member = _members[federationId][node];
@@ -308,8 +328,7 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
         FederationConfig storage config = _configs[federationId];
         amount = (uint256(member.stake) * config.slashBps) / BPS;
         member.stake -= uint128(amount);
-        Federation storage fed = _federations[federationId];
-        fed.rewardPool += uint128(amount);
+        _federations[federationId].rewardPool += uint128(amount);
         _totalStaked -= amount;
         _totalPools += amount;
         bool ejected = member.status == MemberStatus.Active && member.stake < config.minStake;
@@ -388,10 +407,15 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
         return _participation[federationId][round][node];
     }
 
-    /// @notice Weight (of WEIGHT_TOTAL) of `node` in a finalised round; 0 if it was not a contributor.
-    function contributionWeight(uint256 federationId, uint32 round, address node) external view returns (uint64) {
-        if (!_rounds[federationId][round].finalized) return 0;
-        return _participation[federationId][round][node].weight;
+    /// @inheritdoc IFederationRegistry
+    function contributionWeight(
+        uint256 federationId,
+        uint32 round,
+        address node,
+        address[] calldata contributors,
+        uint64[] calldata weights
+    ) external view returns (uint64) {
+        return _weightOf(federationId, round, node, contributors, weights);
     }
 
     /// @notice Share of licence revenue (basis points) owed to a federation's contributors.
@@ -426,42 +450,66 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
     }
 
     /// @dev Moves up to `rewardPerRound` from the pool to the round's reserved rewards.
-    function _reserveReward(uint256 federationId, uint32 round) private returns (uint128 reward) {
+    function _reserveReward(uint256 federationId, uint32 round) private returns (uint96 reward) {
         Federation storage fed = _federations[federationId];
         reward = _configs[federationId].rewardPerRound;
-        if (reward > fed.rewardPool) reward = fed.rewardPool;
+        if (reward > fed.rewardPool) reward = uint96(fed.rewardPool);
         fed.rewardPool -= reward;
         fed.lastFinalizedRound = round;
         _totalPools -= reward;
         _totalReserved += reward;
     }
 
-    /// @dev Checks the contributor list (bounded by maxParticipants) and stores each weight.
-    function _recordContributions(
+    /// @dev Checks the contributor list (bounded by maxParticipants): sorted, committed, non-zero
+    /// weights summing to WEIGHT_TOTAL. Writes nothing.
+    function _checkContributions(
         uint256 federationId,
         uint32 round,
         address[] calldata contributors,
         uint64[] calldata weights
-    ) private returns (uint256 count) {
+    ) private view returns (uint256 count) {
         count = contributors.length;
         if (count != weights.length) revert FederationLengthMismatch(count, weights.length);
         uint16 maxParticipants = _configs[federationId].maxParticipants;
         if (count == 0 || count > maxParticipants) revert FederationContributorCount(count, maxParticipants);
         mapping(address => bytes32) storage commitments = _commitments[federationId][round];
-        mapping(address => Participation) storage participation = _participation[federationId][round];
         uint256 sum;
         address previous;
         for (uint256 i; i < count; ++i) {
             address node = contributors[i];
             if (node <= previous) revert FederationContributorsNotSorted(i);
             if (commitments[node] == bytes32(0)) revert FederationContributorDidNotCommit(node);
-            uint64 weight = weights[i];
-            if (weight == 0) revert FederationZeroWeight(node);
-            sum += weight;
-            participation[node].weight = weight;
+            if (weights[i] == 0) revert FederationZeroWeight(node);
+            sum += weights[i];
             previous = node;
         }
         if (sum != WEIGHT_TOTAL) revert FederationWeightsSum(sum, WEIGHT_TOTAL);
+    }
+
+    /// @dev Weight of `node` in a finalised round, from the lists checked against the stored hash.
+    /// Binary search: the lists are sorted by address.
+    function _weightOf(
+        uint256 federationId,
+        uint32 round,
+        address node,
+        address[] calldata contributors,
+        uint64[] calldata weights
+    ) private view returns (uint64) {
+        Round storage r = _rounds[federationId][round];
+        if (!r.finalized) revert FederationRoundNotFinalized(federationId, round);
+        if (keccak256(abi.encode(contributors, weights)) != r.contributionsHash) {
+            revert FederationContributionsMismatch(federationId, round);
+        }
+        uint256 low;
+        uint256 high = contributors.length;
+        while (low < high) {
+            uint256 mid = (low + high) / 2;
+            address candidate = contributors[mid];
+            if (candidate == node) return weights[mid];
+            if (candidate < node) low = mid + 1;
+            else high = mid;
+        }
+        return 0;
     }
 
     function _credit(address account, uint256 amount) private {

@@ -34,15 +34,20 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
     IModelNFT public immutable modelNFT;
     IFederationRegistry public immutable federationRegistry;
 
-    uint128 private _licenseCount;
     mapping(uint256 tokenId => Listing) private _listings;
     mapping(uint256 tokenId => LicenseOffer[]) private _offers;
     mapping(uint256 tokenId => mapping(address account => License)) private _licenses;
     mapping(uint256 tokenId => uint256 total) private _contributorRevenue;
     mapping(uint256 tokenId => mapping(address contributor => uint256 claimed)) private _contributorClaimed;
     mapping(address account => uint256 amount) private _credits;
-    uint256 private _totalCredits;
-    uint256 private _totalContributorUnclaimed;
+    /// @dev Aggregates packed in one slot (uint96 holds more wei than all ETH in existence).
+    struct Totals {
+        uint96 credits;
+        uint96 contributorUnclaimed;
+        uint64 licenseCount;
+    }
+
+    Totals private _totals;
 
     /// @param initialOwner Account allowed to pause and unpause.
     /// @param nft The model NFT contract.
@@ -188,7 +193,7 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
         payable
         whenNotPaused
         nonReentrant
-        returns (uint128 licenseId)
+        returns (uint64 licenseId)
     {
         if (kemKeyDigest == bytes32(0)) revert MarketplaceZeroKemKeyDigest();
         LicenseOffer storage offer = _purchasableOffer(tokenId, offerId);
@@ -205,7 +210,7 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
             offer.seatsUsed += 1;
         }
         uint64 expiresAt = (renewal ? lic.expiresAt : uint64(block.timestamp)) + offer.duration;
-        licenseId = ++_licenseCount;
+        licenseId = ++_totals.licenseCount;
         lic.expiresAt = expiresAt;
         lic.offerId = offerId;
         lic.licenseId = licenseId;
@@ -217,17 +222,25 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
 
     /// @notice Credit the caller's share of the contributor revenue of `tokenId` accrued so far:
     /// `total * weight / WEIGHT_TOTAL - already claimed`, using its weight in the model's final round.
-    /// @dev Requirements: the caller contributed to the model's final round and has something new to
-    /// claim. Emits {ContributorRevenueClaimed} and {RevenueCredited} events.
-    function claimContributorRevenue(uint256 tokenId) external returns (uint256 amount) {
+    /// @param contributors The final round's contributors, as emitted in the registry's {RoundFinalized}.
+    /// @param weights The final round's weights, as emitted in {RoundFinalized}.
+    /// @dev Requirements: the lists match the registry's record; the caller contributed to the model's
+    /// final round and has something new to claim. Emits {ContributorRevenueClaimed} and
+    /// {RevenueCredited} events.
+    function claimContributorRevenue(uint256 tokenId, address[] calldata contributors, uint64[] calldata weights)
+        external
+        returns (uint256 amount)
+    {
         (uint64 federationId, uint32 round) = modelNFT.federationOf(tokenId);
-        uint64 weight = federationId == 0 ? 0 : federationRegistry.contributionWeight(federationId, round, msg.sender);
+        uint64 weight = federationId == 0
+            ? 0
+            : federationRegistry.contributionWeight(federationId, round, msg.sender, contributors, weights);
         uint256 entitled = (_contributorRevenue[tokenId] * weight) / WEIGHT_TOTAL;
         uint256 claimed = _contributorClaimed[tokenId][msg.sender];
         if (entitled <= claimed) revert MarketplaceNothingToClaim(tokenId, msg.sender);
         amount = entitled - claimed;
         _contributorClaimed[tokenId][msg.sender] = entitled;
-        _totalContributorUnclaimed -= amount;
+        _totals.contributorUnclaimed -= uint96(amount);
         _credit(msg.sender, amount, CREDIT_CONTRIBUTOR);
         emit ContributorRevenueClaimed(tokenId, msg.sender, amount);
     }
@@ -240,7 +253,7 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
         uint256 available = _credits[msg.sender];
         if (amount == 0 || amount > available) revert MarketplaceInsufficientCredit(msg.sender, amount, available);
         _credits[msg.sender] = available - amount;
-        _totalCredits -= amount;
+        _totals.credits -= uint96(amount);
         emit Withdrawal(msg.sender, amount);
         (bool ok,) = payable(msg.sender).call{value: amount}("");
         if (!ok) revert MarketplaceTransferFailed(msg.sender, amount);
@@ -269,8 +282,8 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
         return _offer(tokenId, offerId);
     }
 
-    function licenseCount() external view returns (uint128) {
-        return _licenseCount;
+    function licenseCount() external view returns (uint64) {
+        return _totals.licenseCount;
     }
 
     function creditOf(address account) external view returns (uint256) {
@@ -288,7 +301,7 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
 
     /// @notice Everything the contract owes: its ETH balance equals the sum.
     function totals() external view returns (uint256 credits, uint256 contributorUnclaimed) {
-        return (_totalCredits, _totalContributorUnclaimed);
+        return (_totals.credits, _totals.contributorUnclaimed);
     }
 
     // --------------------------------------------------------------- internal
@@ -316,7 +329,7 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
         if (contributorShare != 0) {
             uint256 total = _contributorRevenue[tokenId] + contributorShare;
             _contributorRevenue[tokenId] = total;
-            _totalContributorUnclaimed += contributorShare;
+            _totals.contributorUnclaimed += uint96(contributorShare);
             emit ContributorRevenueAdded(tokenId, contributorShare, total);
         }
         _credit(creator, price - contributorShare, CREDIT_LICENSE);
@@ -331,7 +344,7 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
     function _credit(address account, uint256 amount, uint8 reason) private {
         if (amount == 0) return;
         _credits[account] += amount;
-        _totalCredits += amount;
+        _totals.credits += uint96(amount);
         emit RevenueCredited(account, amount, reason);
     }
 }

@@ -19,7 +19,7 @@ interface IFederationRegistry {
     struct FederationConfig {
         string modelSpecCID;
         uint128 minStake;
-        uint128 rewardPerRound;
+        uint96 rewardPerRound;
         uint32 commitWindow;
         uint32 finalizeWindow;
         uint32 contestWindow;
@@ -54,22 +54,24 @@ interface IFederationRegistry {
         bytes32 keyDigest;
     }
 
-    /// @notice One training round.
+    /// @notice One training round. The global manifest CID and the contributor list are in the
+    /// {RoundFinalized} event; storage keeps their digests (one slot each) so finalising costs
+    /// little per contributor.
+    /// @param contributionsHash keccak256(abi.encode(contributors, weights)) of the finalised round.
     struct Round {
-        uint64 commitDeadline;
-        uint64 finalizeDeadline;
-        uint64 finalizedAt;
+        uint40 commitDeadline;
+        uint40 finalizeDeadline;
+        uint40 finalizedAt;
         uint16 contributorCount;
         bool finalized;
-        uint128 reward;
+        uint96 reward;
         bytes32 globalDigest;
         bytes32 acceptedRoot;
-        string globalManifestCID;
+        bytes32 contributionsHash;
     }
 
     /// @notice A node's standing in one round.
     struct Participation {
-        uint64 weight;
         bool rewardClaimed;
         bool contested;
         bool slashed;
@@ -115,6 +117,8 @@ interface IFederationRegistry {
     error FederationWeightsSum(uint256 sum, uint256 required);
     /// @notice The round has not been finalised.
     error FederationRoundNotFinalized(uint256 federationId, uint32 round);
+    /// @notice The contributor list given does not hash to the one recorded when the round was finalised.
+    error FederationContributionsMismatch(uint256 federationId, uint32 round);
     /// @notice The node was not a contributor of the round.
     error FederationNotContributor(uint256 federationId, uint32 round, address node);
     /// @notice The reward of the round was already claimed by the node.
@@ -163,8 +167,16 @@ interface IFederationRegistry {
     event ModelMintedFromFederation(uint256 indexed federationId, uint32 indexed round, uint256 indexed tokenId);
     event Withdrawal(address indexed account, uint256 amount);
 
-    /// @notice Weight (of 1 000 000) of `node` in a finalised round; 0 if it was not a contributor.
-    function contributionWeight(uint256 federationId, uint32 round, address node) external view returns (uint64);
+    /// @notice Weight (of 1 000 000) of `node` in a finalised round, 0 if it was not a contributor.
+    /// `contributors` and `weights` are the lists from the round's {RoundFinalized} event; they are
+    /// checked against the recorded hash.
+    function contributionWeight(
+        uint256 federationId,
+        uint32 round,
+        address node,
+        address[] calldata contributors,
+        uint64[] calldata weights
+    ) external view returns (uint64);
 
     /// @notice Share of licence revenue (basis points) owed to a federation's contributors.
     function revenueShareBps(uint256 federationId) external view returns (uint16);

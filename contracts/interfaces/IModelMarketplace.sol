@@ -35,7 +35,7 @@ interface IModelMarketplace {
     struct License {
         uint64 expiresAt;
         uint32 offerId;
-        uint128 licenseId;
+        uint64 licenseId;
     }
 
     error MarketplaceNotTokenOwner(uint256 tokenId, address account);
@@ -83,7 +83,7 @@ interface IModelMarketplace {
     );
     event LicenseOfferStatusChanged(uint256 indexed tokenId, uint32 indexed offerId, bool active);
     event LicensePurchased(
-        uint128 indexed licenseId,
+        uint64 indexed licenseId,
         uint256 indexed tokenId,
         address indexed licensee,
         uint32 offerId,

@@ -192,7 +192,7 @@ def err(name: str, *args) -> str:
     """The revert message Brownie decodes from custom error `name(args...)`: addresses in
     lower case, integers in decimal, strings as they are. Use with `brownie.reverts(err(...))`."""
     if not args:
-        return name
+        return f"{name}: "  # Brownie's rendering of an error without arguments
     parts = []
     for arg in args:
         if hasattr(arg, "address"):
@@ -201,3 +201,26 @@ def err(name: str, *args) -> str:
             arg = arg.lower()
         parts.append(str(arg))
     return f"{name}: {', '.join(parts)}"
+
+
+# ============================================================================================
+# ModelNFT / ModelMarketplace suites (test_model_nft.py, test_marketplace.py) — fixtures below
+# are added for those two modules; keep this block at the end of the file.
+# ============================================================================================
+
+
+@pytest.fixture(scope="module")
+def contract_account(accounts):
+    """A TestActor contract account (accepts ETH and ERC-721 tokens until configured otherwise)."""
+    from brownie import TestActor
+
+    return TestActor.deploy({"from": accounts[9]})
+
+
+def bare_err(name: str) -> str:
+    """The revert message Brownie decodes from a custom error without arguments: `Name: `
+    (`err(name)` gives `Name`, which never matches)."""
+    return f"{name}: "
+
+
+# ======================================================= end of ModelNFT / ModelMarketplace block
