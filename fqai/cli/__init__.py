@@ -1,0 +1,57 @@
+"""The ``fqai`` command line: one Typer app with sub-apps mounted from small modules.
+
+Each module listed in :data:`COMMAND_MODULES` exposes ``register(app)``; adding a command group
+(e.g. ``federation``) means writing ``fqai/cli/federation.py`` with a ``register`` function and
+adding its name to the tuple.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Annotated
+
+import typer
+
+from fqai import __version__
+
+COMMAND_MODULES: tuple[str, ...] = ("keys", "verify", "devnet")
+
+app = typer.Typer(
+    name="fqai",
+    help="Federated Quantum AI: post-quantum signed model artifacts on IPFS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"fqai {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="Log what happens (-v info, -vv debug)."),
+    ] = 0,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Show the version."
+        ),
+    ] = False,
+) -> None:
+    """Federated Quantum AI command line."""
+    from fqai.cli._common import configure_logging
+
+    configure_logging(logging.WARNING - 10 * min(verbose, 2))
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"fqai.cli.{_name}").register(app)
+
+__all__ = ["app"]

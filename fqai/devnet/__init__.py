@@ -1,0 +1,1 @@
+"""Local development services (IPFS node, later an Ethereum devnet) and their shared state file."""
