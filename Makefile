@@ -49,9 +49,9 @@ test-contracts: setup
 test-python: setup
 	$(VENV)/bin/python -m pytest tests/python -q
 
+# Branch and statement coverage of the contracts' own sources -> reports/contract-coverage.json
 coverage: setup
-	brownie test tests/contracts --network development --coverage
-	$(VENV)/bin/python scripts/toolchain/coverage_report.py
+	FQAI_FUZZ_EXAMPLES=20 brownie test tests/contracts --network development --coverage
 
 demo: setup
 	$(VENV)/bin/python scripts/toolchain/demo.py
@@ -61,10 +61,11 @@ lint: setup
 	ruff format --check fqai scripts tests bench
 
 bench: setup
-	brownie run bench/gas.py --network development
+	brownie run scripts/bench_gas.py --network development
+	$(VENV)/bin/python bench/trust_bench.py
 
 fuzz: setup
-	FQAI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) brownie test tests/contracts/test_invariants.py --network development
+	FQAI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FQAI_FUZZ_STEPS=25 brownie test tests/contracts/test_invariants.py --network development
 
 clean:
 	rm -rf build reports .hypothesis .pytest_cache

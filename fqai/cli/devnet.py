@@ -1,7 +1,7 @@
 """``fqai devnet up|down|status``: local development services in the background.
 
-State lives in ``.devnet/state.json`` (one section per service). Today the devnet runs an IPFS
-node; other services add their own section and their own start/stop/probe functions.
+State lives in ``.devnet/state.json`` (one section per service): an Anvil chain and an IPFS node,
+both on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import typer
 from rich.table import Table
 
 from fqai.cli._common import DevnetDirOption, console, report_errors
-from fqai.devnet import ipfs_node
+from fqai.devnet import anvil, ipfs_node
 from fqai.devnet.process import is_running
 from fqai.devnet.state import DevnetState, default_devnet_dir
 
-app = typer.Typer(help="Local development services (IPFS node) running in the background.")
+app = typer.Typer(help="Local development services (Anvil chain, IPFS node) in the background.")
 
 
 def register(root: typer.Typer) -> None:
@@ -36,6 +36,8 @@ def _generic_probe(section: dict[str, Any]) -> tuple[bool, str]:
 def _probe(name: str, section: dict[str, Any]) -> tuple[bool, str]:
     if name == ipfs_node.SERVICE_NAME:
         return ipfs_node.probe(section)
+    if name == anvil.SERVICE_NAME:
+        return anvil.probe(section)
     return _generic_probe(section)
 
 
@@ -50,6 +52,15 @@ def up(
         int | None,
         typer.Option("--ipfs-gateway-port", help="IPFS gateway port (default: a free port)."),
     ] = None,
+    chain_port: Annotated[
+        int | None, typer.Option("--chain-port", help="Anvil RPC port (default: a free port).")
+    ] = None,
+    chain_id: Annotated[
+        int, typer.Option("--chain-id", help="Chain id Anvil reports.")
+    ] = anvil.DEFAULT_CHAIN_ID,
+    with_chain: Annotated[
+        bool, typer.Option("--chain/--no-chain", help="Start the Anvil chain too.")
+    ] = True,
 ) -> None:
     """Start the devnet services that are not running yet."""
     devnet_dir = Path(directory or default_devnet_dir()).resolve()
@@ -57,13 +68,25 @@ def up(
         section = state.service(ipfs_node.SERVICE_NAME)
         if section is not None and ipfs_node.probe(section)[0]:
             console.print(f"ipfs already running: API {section['api']}")
-            return
-        with console.status("starting IPFS node..."):
-            section = ipfs_node.start_background(
-                devnet_dir, api_port=api_port, gateway_port=gateway_port
-            )
-        state.services[ipfs_node.SERVICE_NAME] = section
-    console.print(f"[green]ipfs started[/]: API {section['api']} (pid {section['pid']})")
+        else:
+            with console.status("starting IPFS node..."):
+                section = ipfs_node.start_background(
+                    devnet_dir, api_port=api_port, gateway_port=gateway_port
+                )
+            state.services[ipfs_node.SERVICE_NAME] = section
+            console.print(f"[green]ipfs started[/]: API {section['api']} (pid {section['pid']})")
+        if with_chain:
+            chain = state.service(anvil.SERVICE_NAME)
+            if chain is not None and anvil.probe(chain)[0]:
+                console.print(f"anvil already running: {chain['rpc_url']}")
+            else:
+                with console.status("starting Anvil chain..."):
+                    chain = anvil.start_background(devnet_dir, port=chain_port, chain_id=chain_id)
+                state.services[anvil.SERVICE_NAME] = chain
+                console.print(
+                    f"[green]anvil started[/]: chain {chain['chain_id']} at {chain['rpc_url']} "
+                    f"(pid {chain['pid']})"
+                )
     console.print(f"state: {devnet_dir / 'state.json'}")
 
 
@@ -72,13 +95,20 @@ def up(
 def down(directory: DevnetDirOption = None) -> None:
     """Stop the devnet services this command manages and drop their state."""
     devnet_dir = Path(directory or default_devnet_dir()).resolve()
+    stoppers = {
+        anvil.SERVICE_NAME: anvil.stop_background,
+        ipfs_node.SERVICE_NAME: ipfs_node.stop_background,
+    }
     with DevnetState.update(devnet_dir) as state:
-        section = state.services.pop(ipfs_node.SERVICE_NAME, None)
-        if section is None:
-            console.print("ipfs: not recorded as running")
-            return
-        stopped = ipfs_node.stop_background(section)
-    console.print("[green]ipfs stopped[/]" if stopped else "ipfs was not running; state cleared")
+        for name, stop in stoppers.items():
+            section = state.services.pop(name, None)
+            if section is None:
+                console.print(f"{name}: not recorded as running")
+                continue
+            stopped = stop(section)
+            console.print(
+                f"[green]{name} stopped[/]" if stopped else f"{name} was not running; state cleared"
+            )
 
 
 @app.command("status")

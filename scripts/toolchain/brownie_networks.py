@@ -22,8 +22,45 @@ SETTINGS = {
 }
 
 
+# A live-type network for any RPC URL in $FQAI_RPC_URL (Brownie expands the variable when it
+# connects). `make demo` points it at the Anvil chain it starts; operators can point it anywhere.
+RPC_NETWORK = {
+    "id": "fqai-rpc",
+    "host": "$FQAI_RPC_URL",
+    "chainid": "31337",
+    "name": "fqai RPC (FQAI_RPC_URL)",
+}
+
+
+def _ensure_rpc_network(brownie: str, config_networks: dict) -> None:
+    current = config_networks.get(RPC_NETWORK["id"])
+    if current is not None and current.get("host") == RPC_NETWORK["host"]:
+        return
+    if current is not None:
+        subprocess.run(
+            [brownie, "networks", "delete", RPC_NETWORK["id"]],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    cmd = [
+        brownie,
+        "networks",
+        "add",
+        "fqai",
+        RPC_NETWORK["id"],
+        f"host={RPC_NETWORK['host']}",
+        f"chainid={RPC_NETWORK['chainid']}",
+        f"name={RPC_NETWORK['name']}",
+    ]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    print(f"brownie network {RPC_NETWORK['id']}: added (host {RPC_NETWORK['host']})")
+
+
 def main() -> int:
     from brownie._config import CONFIG
+
+    brownie = str(Path(sys.executable).with_name("brownie"))
+    _ensure_rpc_network(brownie, CONFIG.networks)
 
     for network_id, wanted in SETTINGS.items():
         current = (CONFIG.networks.get(network_id) or {}).get("cmd_settings") or {}

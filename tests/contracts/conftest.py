@@ -26,6 +26,94 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = CONFIG.networks.get(network_id)
         if settings is not None:
             settings.setdefault("cmd_settings", {})["port"] = port
+    if CONFIG.argv.get("coverage") or "--coverage" in config.invocation_params.args:
+        # Brownie measures coverage from opcode traces, which Anvil records only on request.
+        CONFIG.networks["development"]["cmd_settings"]["steps_tracing"] = True
+        # View calls count only if Brownie sends them as (reverted) transactions it can trace.
+        CONFIG.argv["always_transact"] = True
+
+
+COVERED_CONTRACTS = ("ModelNFT", "FederationRegistry", "ModelMarketplace")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """With --coverage, have Brownie evaluate the trace of every transaction the test sent before
+    the chain is reverted (Brownie 1.22 on Anvil leaves successful ones unevaluated)."""
+    from brownie._config import CONFIG
+
+    if not CONFIG.argv.get("coverage"):
+        yield
+        return
+    from brownie.network import history
+
+    start = len(history)
+    yield
+    for tx in list(history)[start:]:
+        try:
+            tx._expand_trace()
+        except Exception as exc:  # a trace Brownie cannot expand must not fail the test
+            print(f"coverage: could not expand {tx.txid}: {exc}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With --coverage, write statement and branch coverage of fqai's own contract sources to
+    reports/contract-coverage.json and print it (Brownie 1.22's own report comes out empty here)."""
+    from brownie._config import CONFIG
+
+    if not CONFIG.argv.get("coverage"):
+        return
+    import json
+    from pathlib import Path
+
+    from brownie import project
+    from brownie.test import coverage
+
+    active = project.get_loaded_projects()[0]
+    evaluations = coverage.get_coverage_eval().values()
+    summary = {}
+    for name in COVERED_CONTRACTS:
+        build = active._build.get(name)
+        own_path = next(
+            k for k, v in build["allSourcePaths"].items() if v == f"contracts/{name}.sol"
+        )
+        statements = {
+            idx
+            for fn in build["coverageMap"]["statements"].get(own_path, {}).values()
+            for idx in fn
+        }
+        branches = {
+            idx for fn in build["coverageMap"]["branches"].get(own_path, {}).values() for idx in fn
+        }
+        hit, false_taken, true_taken = set(), set(), set()
+        for evaluation in evaluations:
+            sets = evaluation.get(name, {}).get(own_path)
+            if sets:
+                hit |= {str(i) for i in sets[0]}
+                false_taken |= {str(i) for i in sets[1]}
+                true_taken |= {str(i) for i in sets[2]}
+        outcomes = len(branches & false_taken) + len(branches & true_taken)
+        summary[name] = {
+            "statements": [len(statements & hit), len(statements)],
+            "branch_outcomes": [outcomes, 2 * len(branches)],
+            "uncovered_branches": sorted(
+                (build["coverageMap"]["branches"][own_path][fn][idx][:2], idx in true_taken)
+                for fn in build["coverageMap"]["branches"][own_path]
+                for idx in build["coverageMap"]["branches"][own_path][fn]
+                if idx not in false_taken or idx not in true_taken
+            ),
+        }
+    out = Path(active._path) / "reports" / "contract-coverage.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    print("\nContract coverage (own sources):")
+    for name, row in summary.items():
+        s_hit, s_all = row["statements"]
+        b_hit, b_all = row["branch_outcomes"]
+        print(
+            f"  {name:<20} statements {s_hit}/{s_all} ({100 * s_hit / max(s_all, 1):.1f} %)"
+            f"  branches {b_hit}/{b_all} ({100 * b_hit / max(b_all, 1):.1f} %)"
+        )
 
 
 # --------------------------------------------------------------------------- deployment
