@@ -96,10 +96,24 @@ def write_deployment_record(deployment: Deployment, deployer, path: Path | None 
     return path
 
 
+def forget_brownie_artifacts() -> None:
+    """Drop the copies Brownie keeps of live-network deployments (build/deployments/).
+
+    deployments/<chainId>.json is fqai's record. Brownie's own copy makes the next `brownie run`
+    on a *fresh* chain with the same id fail before the script starts ("No contract deployed at
+    ..."), which is what every local Anvil restart is.
+    """
+    import shutil
+
+    shutil.rmtree(DEPLOYMENTS_DIR.parent / "build" / "deployments", ignore_errors=True)
+
+
 def main() -> None:
     deployer = _deployer()
     deployment = deploy_contracts(deployer)
     path = write_deployment_record(deployment, deployer)
+    if network.show_active() not in ("development", "ganache-cli"):
+        forget_brownie_artifacts()
     print(f"Deployed on chain {chain.id} ({network.show_active()}) by {deployer}:")
     for name, contract in zip(
         CONTRACTS, (deployment.nft, deployment.registry, deployment.marketplace), strict=True
