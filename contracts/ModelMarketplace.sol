@@ -23,6 +23,8 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
     uint16 public constant BPS = 10_000;
     uint64 public constant WEIGHT_TOTAL = 1_000_000;
     uint256 public constant MAX_TERMS_CID_LENGTH = 128;
+    /// @notice Longest period one licence purchase may add (100 years), so expiries never overflow.
+    uint64 public constant MAX_LICENSE_DURATION = 100 * 365 days;
 
     /// @dev Reasons carried by {RevenueCredited}.
     uint8 public constant CREDIT_SALE = 1;
@@ -131,7 +133,8 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
     /// @param maxSeats Most grants (0 = unlimited).
     /// @param expiresAt Unix time after which the offer cannot be bought (0 = never).
     /// @param termsCID IPFS CID of the licence terms.
-    /// @dev Requirements: not paused; caller owns the token; non-zero price and duration; `expiresAt` 0 or
+    /// @dev Requirements: not paused; caller owns the token; non-zero price; duration in
+    /// 1..MAX_LICENSE_DURATION; `expiresAt` 0 or
     /// in the future; terms CID 1..MAX_TERMS_CID_LENGTH bytes. Emits a {LicenseOfferCreated} event.
     /// @return offerId Index of the offer for this token.
     function createLicenseOffer(
@@ -146,7 +149,7 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
             revert MarketplaceNotTokenOwner(tokenId, msg.sender);
         }
         if (price == 0) revert MarketplaceInvalidOffer("price");
-        if (duration == 0) revert MarketplaceInvalidOffer("duration");
+        if (duration == 0 || duration > MAX_LICENSE_DURATION) revert MarketplaceInvalidOffer("duration");
         if (expiresAt != 0 && expiresAt <= block.timestamp) revert MarketplaceInvalidOffer("expiresAt");
         uint256 termsLength = bytes(termsCID).length;
         if (termsLength == 0 || termsLength > MAX_TERMS_CID_LENGTH) revert MarketplaceInvalidOffer("termsCID");

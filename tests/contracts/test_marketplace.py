@@ -538,6 +538,13 @@ def test_create_license_offer_assigns_increasing_ids(market, minted, seller, off
     assert market.offerCount(minted) == 2
 
 
+def test_create_license_offer_accepts_the_longest_duration(market, minted, seller):
+    longest = market.MAX_LICENSE_DURATION()
+    assert longest == 100 * 365 * 86400
+    market.createLicenseOffer(minted, 1, longest, 0, 0, TERMS, {"from": seller})
+    assert market.getOffer(minted, 0).dict()["duration"] == longest
+
+
 def test_create_license_offer_accepts_terms_cid_of_max_length(market, minted, seller):
     terms = "t" * 128
     market.createLicenseOffer(minted, 1, 1, 0, 0, terms, {"from": seller})
@@ -549,12 +556,21 @@ def test_create_license_offer_accepts_terms_cid_of_max_length(market, minted, se
     [
         ("price", {"price": 0}),
         ("duration", {"duration": 0}),
+        ("duration", {"duration": 100 * 365 * 86400 + 1}),
         ("expiresAt", {"expires_in": -1}),
         ("expiresAt", {"expires_in": 0}),
         ("termsCID", {"terms": ""}),
         ("termsCID", {"terms": "t" * 129}),
     ],
-    ids=["zero_price", "zero_duration", "expiry_past", "expiry_now", "empty_terms", "long_terms"],
+    ids=[
+        "zero_price",
+        "zero_duration",
+        "duration_over_100_years",
+        "expiry_past",
+        "expiry_now",
+        "empty_terms",
+        "long_terms",
+    ],
 )
 def test_create_license_offer_reverts_for_invalid_field(market, minted, seller, field, overrides):
     # expiresAt relative to the latest block: the offer's block is at least that late.
