@@ -1,0 +1,60 @@
+"""On-chain access for fqai: deployment records, a typed web3 client, decoded contract errors.
+
+Addresses and ABIs come only from ``deployments/<chainId>.json`` (see
+:mod:`fqai.chain.deployment`); nothing here imports Brownie.
+"""
+
+from fqai.chain.client import ChainClient, KeySender, Sender, TxResult, UnlockedSender, connect
+from fqai.chain.deployment import (
+    DEPLOYMENTS_ENV,
+    MODEL_NFT,
+    REGISTRY,
+    ContractInfo,
+    Deployment,
+    deployments_dir,
+    load_deployment,
+)
+from fqai.chain.errors import ChainError, ChainRevertError, DeploymentError
+from fqai.chain.registry import (
+    WEIGHT_TOTAL,
+    FederationConfig,
+    FederationRegistry,
+    FederationState,
+    Member,
+    MemberStatus,
+    MintParams,
+    Provenance,
+    RoundFinalized,
+    RoundInfo,
+)
+from fqai.chain.revert import ErrorDecoder
+
+__all__ = [
+    "DEPLOYMENTS_ENV",
+    "MODEL_NFT",
+    "REGISTRY",
+    "WEIGHT_TOTAL",
+    "ChainClient",
+    "ChainError",
+    "ChainRevertError",
+    "ContractInfo",
+    "Deployment",
+    "DeploymentError",
+    "ErrorDecoder",
+    "FederationConfig",
+    "FederationRegistry",
+    "FederationState",
+    "KeySender",
+    "Member",
+    "MemberStatus",
+    "MintParams",
+    "Provenance",
+    "RoundFinalized",
+    "RoundInfo",
+    "Sender",
+    "TxResult",
+    "UnlockedSender",
+    "connect",
+    "deployments_dir",
+    "load_deployment",
+]

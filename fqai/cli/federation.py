@@ -1,0 +1,219 @@
+"""``fqai federation create|run``: set a federation up on-chain and coordinate its rounds."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from fqai.cli._common import (
+    IpfsApiOption,
+    KeystoreOption,
+    PassphraseFileOption,
+    console,
+    default_keystore,
+    report_errors,
+)
+
+if TYPE_CHECKING:
+    from fqai.chain import ChainClient
+    from fqai.keystore import NodeIdentity
+
+RPC_ENV = "FQAI_RPC_URL"
+DEFAULT_RPC = "http://127.0.0.1:8545"
+
+RpcOption = Annotated[
+    str | None,
+    typer.Option("--rpc-url", help=f"Chain JSON-RPC URL (default ${RPC_ENV} or {DEFAULT_RPC})."),
+]
+DeploymentsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--deployments-dir",
+        help="Directory of <chainId>.json records (default $FQAI_DEPLOYMENTS_DIR, ./deployments).",
+    ),
+]
+DevFundOption = Annotated[
+    float,
+    typer.Option(
+        "--dev-fund",
+        help="Dev chains only: first send this many ETH from the node's first unlocked account.",
+    ),
+]
+
+
+def rpc_url(explicit: str | None) -> str:
+    return explicit or os.environ.get(RPC_ENV) or DEFAULT_RPC
+
+
+def unlock(keystore: Path | None, passphrase_file: Path | None) -> NodeIdentity:
+    """Unlock the keystore (passphrase from file, environment or prompt)."""
+    from fqai.keystore import Keystore, read_passphrase
+
+    store = Keystore(keystore or default_keystore())
+    return store.unlock(read_passphrase(passphrase_file))
+
+
+def dev_fund(chain: ChainClient, address: str, eth: float) -> None:
+    """Fund ``address`` from the chain's first unlocked (dev) account."""
+    from fqai.chain import ChainError, UnlockedSender
+
+    if eth <= 0:
+        return
+    accounts = chain.dev_accounts()
+    if not accounts:
+        raise ChainError("--dev-fund needs a dev chain with unlocked accounts")
+    chain.with_sender(UnlockedSender(accounts[0])).send_ether(address, int(eth * 10**18))
+    console.print(f"funded {address} with {eth} ETH from {accounts[0]}")
+
+
+def register(root: typer.Typer) -> None:
+    app = typer.Typer(help="Create federations and coordinate their training rounds.")
+    root.add_typer(app, name="federation")
+
+    @app.command("create")
+    @report_errors
+    def create(
+        model_spec_cid: Annotated[str, typer.Option(help="IPFS CID of the model specification.")],
+        min_stake: Annotated[float, typer.Option(help="Stake a node must lock (ETH).")] = 0.1,
+        reward_per_round: Annotated[float, typer.Option(help="Reward per round (ETH).")] = 0.0,
+        pool: Annotated[float, typer.Option(help="ETH sent to seed the reward pool.")] = 0.0,
+        max_participants: Annotated[int, typer.Option(help="Most members at once.")] = 16,
+        commit_window: Annotated[int, typer.Option(help="Blocks nodes may commit.")] = 1000,
+        finalize_window: Annotated[int, typer.Option(help="Blocks to finalise.")] = 1000,
+        contest_window: Annotated[int, typer.Option(help="Blocks to contest.")] = 100,
+        unbonding_blocks: Annotated[int, typer.Option(help="Unbonding period.")] = 5000,
+        keystore: KeystoreOption = None,
+        passphrase_file: PassphraseFileOption = None,
+        rpc: RpcOption = None,
+        deployments_dir: DeploymentsOption = None,
+        fund: DevFundOption = 0.0,
+    ) -> None:
+        """Create a federation coordinated by the keystore's Ethereum account."""
+        from fqai.chain import ChainClient, FederationConfig, KeySender
+        from fqai.federation.membership import create_federation
+
+        identity = unlock(keystore, passphrase_file)
+        chain = ChainClient.from_rpc(
+            rpc_url(rpc), KeySender(identity.eth_private_key), deployments_dir=deployments_dir
+        )
+        dev_fund(chain, chain.address, fund)
+        config = FederationConfig(
+            model_spec_cid=model_spec_cid,
+            min_stake=int(min_stake * 10**18),
+            reward_per_round=int(reward_per_round * 10**18),
+            commit_window=commit_window,
+            finalize_window=finalize_window,
+            contest_window=contest_window,
+            unbonding_blocks=unbonding_blocks,
+            max_participants=max_participants,
+        )
+        federation_id = create_federation(chain, config, int(pool * 10**18))
+        console.print(f"federation [bold]{federation_id}[/] created, coordinator {chain.address}")
+        typer.echo(json.dumps({"federation_id": federation_id, "coordinator": chain.address}))
+
+    @app.command("run")
+    @report_errors
+    def run(
+        federation_id: Annotated[int, typer.Option(help="Federation to coordinate.")],
+        dataset: Annotated[str, typer.Option(help="breast_cancer or digits.")] = "breast_cancer",
+        rounds: Annotated[int, typer.Option(help="Number of rounds.")] = 2,
+        strategy: Annotated[
+            str, typer.Option(help="fedavg, fedprox, krum, multikrum, fedmedian, fedtrimmedavg.")
+        ] = "fedavg",
+        min_nodes: Annotated[int, typer.Option(help="Nodes to wait for and sample.")] = 2,
+        local_epochs: Annotated[int, typer.Option(help="Local epochs per round.")] = 1,
+        lr: Annotated[float, typer.Option(help="Local learning rate.")] = 0.05,
+        proximal_mu: Annotated[float, typer.Option(help="FedProx mu.")] = 0.01,
+        fraction_evaluate: Annotated[float, typer.Option(help="Share of nodes evaluating.")] = 1.0,
+        mint_to: Annotated[str, typer.Option(help="NFT owner (default coordinator).")] = "",
+        superlink: Annotated[
+            str | None,
+            typer.Option(help="Running SuperLink host:port; default: start one on --port."),
+        ] = None,
+        port: Annotated[int, typer.Option(help="Port of the SuperLink started here.")] = 9093,
+        work_dir: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
+        timeout: Annotated[float, typer.Option(help="Seconds allowed for the run.")] = 1800,
+        keystore: KeystoreOption = None,
+        passphrase_file: PassphraseFileOption = None,
+        ipfs_api: IpfsApiOption = None,
+        rpc: RpcOption = None,
+        deployments_dir: DeploymentsOption = None,
+    ) -> None:
+        """Coordinate a federation: `flwr run` of the fqai app on a SuperLink, then report."""
+        from fqai.federation.errors import FederationError
+        from fqai.federation.runtime import SuperLink, submit_run, write_app, write_flwr_home
+        from fqai.ipfs.client import resolve_api_address
+
+        if passphrase_file is None:
+            raise FederationError("federation run needs --passphrase-file (the ServerApp reads it)")
+        unlock(keystore, passphrase_file)  # fail early on a wrong passphrase
+        base = Path(work_dir or tempfile.mkdtemp(prefix=f"fqai-federation-{federation_id}-"))
+        base.mkdir(parents=True, exist_ok=True)
+        record_path = base / "record.json"
+        config: dict[str, str | int | float] = {
+            "federation-id": federation_id,
+            "dataset": dataset,
+            "num-rounds": rounds,
+            "strategy": strategy,
+            "min-nodes": min_nodes,
+            "fraction-evaluate": fraction_evaluate,
+            "local-epochs": local_epochs,
+            "lr": lr,
+            "proximal-mu": proximal_mu,
+            "round-timeout": timeout,
+            "rpc-url": rpc_url(rpc),
+            "deployments-dir": str(deployments_dir.resolve()) if deployments_dir else "",
+            "ipfs-api": resolve_api_address(ipfs_api),
+            "coordinator-keystore": str((keystore or default_keystore()).resolve()),
+            "coordinator-passphrase-file": str(passphrase_file.resolve()),
+            "record-path": str(record_path),
+            "mint-to": mint_to,
+        }
+        app_dir = write_app(base / "app", config)
+        link = None
+        if superlink is None:
+            link = SuperLink(base / "superlink.log", port=port)
+            link.start()
+            superlink = link.address
+            console.print(f"SuperLink listening on {superlink}; start nodes with `fqai node start`")
+        started = time.monotonic()
+        try:
+            with console.status(f"federation {federation_id}: {rounds} round(s) running"):
+                submit_run(
+                    app_dir,
+                    write_flwr_home(base / "flwr-home", superlink),
+                    base / "run.log",
+                    timeout,
+                )
+        finally:
+            if link is not None:
+                link.stop()
+        if not record_path.exists():
+            raise FederationError(f"the ServerApp wrote no record; see {base / 'run.log'}")
+        record = json.loads(record_path.read_text())
+        table = Table(title=f"federation {federation_id} ({time.monotonic() - started:.0f}s)")
+        for column in ("round", "contributors", "rejected", "accuracy", "round model"):
+            table.add_column(column)
+        for rnd in record["rounds"]:
+            rejected = ", ".join(
+                f"{r['node'] or r['flower_node_id']}: {r['reason']}" for r in rnd["rejected"]
+            )
+            accuracy = f"{rnd['accuracy']:.3f}" if rnd["accuracy"] is not None else "-"
+            table.add_row(
+                str(rnd["round"]),
+                str(len(rnd["contributors"])),
+                rejected or "-",
+                accuracy,
+                str(rnd["model_cid"]),
+            )
+        console.print(table)
+        console.print(f"model NFT token {record['token_id']}; record {record_path}")
+        if record.get("error"):
+            raise FederationError(record["error"])

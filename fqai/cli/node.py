@@ -1,0 +1,112 @@
+"""``fqai node start``: stake into a federation and run a Flower SuperNode for it."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fqai.cli._common import (
+    IpfsApiOption,
+    KeystoreOption,
+    PassphraseFileOption,
+    console,
+    default_keystore,
+    report_errors,
+)
+from fqai.cli.federation import (
+    DeploymentsOption,
+    DevFundOption,
+    RpcOption,
+    dev_fund,
+    rpc_url,
+    unlock,
+)
+
+
+def register(root: typer.Typer) -> None:
+    app = typer.Typer(help="Run a training node.")
+    root.add_typer(app, name="node")
+
+    @app.command("start")
+    @report_errors
+    def start(
+        federation_id: Annotated[int, typer.Option(help="Federation to join and train for.")],
+        superlink: Annotated[str, typer.Option(help="SuperLink host:port.")] = "127.0.0.1:9093",
+        partition_id: Annotated[int, typer.Option(help="This node's data partition.")] = 0,
+        num_partitions: Annotated[int, typer.Option(help="Number of partitions.")] = 2,
+        partitioner: Annotated[str, typer.Option(help="iid or dirichlet.")] = "iid",
+        alpha: Annotated[float, typer.Option(help="Dirichlet alpha.")] = 0.5,
+        stake: Annotated[
+            float | None, typer.Option(help="Stake in ETH (default: the minimum).")
+        ] = None,
+        join_only: Annotated[
+            bool, typer.Option("--join-only", help="Stake and register, do not run a SuperNode.")
+        ] = False,
+        work_dir: Annotated[Path | None, typer.Option(help="Where updates are written.")] = None,
+        keystore: KeystoreOption = None,
+        passphrase_file: PassphraseFileOption = None,
+        ipfs_api: IpfsApiOption = None,
+        rpc: RpcOption = None,
+        deployments_dir: DeploymentsOption = None,
+        fund: DevFundOption = 0.0,
+    ) -> None:
+        """Join the federation (stake + ML-DSA key digest) if needed, then run a SuperNode."""
+        from fqai.chain import ChainClient
+        from fqai.federation.errors import FederationError
+        from fqai.federation.membership import join_federation
+        from fqai.federation.runtime import SuperNode
+        from fqai.ipfs.client import resolve_api_address
+
+        identity = unlock(keystore, passphrase_file)
+        chain = ChainClient.from_rpc(rpc_url(rpc), deployments_dir=deployments_dir)
+        dev_fund(chain, identity.public.eth_address, fund)
+        joined = join_federation(
+            chain, identity, federation_id, None if stake is None else int(stake * 10**18)
+        )
+        state = "joined" if joined else "already a member of"
+        console.print(
+            f"{identity.public.eth_address} {state} federation {federation_id} "
+            f"(key {identity.public.mldsa_key_digest})"
+        )
+        if join_only:
+            return
+        if passphrase_file is None:
+            raise FederationError("node start needs --passphrase-file (the ClientApp reads it)")
+        store = (keystore or default_keystore()).resolve()
+        base = (work_dir or store.parent / f"node-{federation_id}").resolve()
+        node = SuperNode(
+            base / "supernode.log",
+            superlink,
+            {
+                "partition-id": partition_id,
+                "num-partitions": num_partitions,
+                "fqai-partitioner": partitioner,
+                "fqai-alpha": alpha,
+                "fqai-keystore": str(store),
+                "fqai-passphrase-file": str(passphrase_file.resolve()),
+                "fqai-rpc-url": rpc_url(rpc),
+                "fqai-ipfs-api": resolve_api_address(ipfs_api),
+                "fqai-deployments-dir": str(deployments_dir.resolve()) if deployments_dir else "",
+                "fqai-work-dir": str(base),
+            },
+        )
+        node.start()
+        console.print(f"SuperNode connected to {superlink} (log {node.log_path}); Ctrl-C stops it")
+        stop = False
+
+        def handle(*_: object) -> None:
+            nonlocal stop
+            stop = True
+
+        signal.signal(signal.SIGTERM, handle)
+        try:
+            while not stop and node._process is not None and node._process.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            node.stop()

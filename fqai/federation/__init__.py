@@ -1,0 +1,1 @@
+"""Federated training on Flower with on-chain commitments and signed, pinned updates."""

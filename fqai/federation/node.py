@@ -1,0 +1,232 @@
+"""What a node does in a round: train on its partition, publish a signed update, commit it.
+
+:func:`train_and_commit` is the body of the ClientApp's ``train`` handler, written as a plain
+function of its settings so it can be called (and tested) without Flower.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fqai.chain import ChainClient, FederationRegistry, KeySender
+from fqai.federation import task
+from fqai.ipfs.client import IpfsClient
+from fqai.keystore import Keystore, NodeIdentity
+from fqai.keystore.passphrase import read_passphrase
+from fqai.manifest.model import ModelSpec
+from fqai.trust.publish import publish_artifact
+from fqai.weights import save_weights
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """A node's fixed settings (from the SuperNode's ``--node-config``)."""
+
+    keystore: Path
+    passphrase_file: Path | None
+    rpc_url: str
+    ipfs_api: str
+    partition_id: int
+    num_partitions: int
+    partitioner: str = "iid"
+    alpha: float = 0.5
+    deployments_dir: Path | None = None
+    work_dir: Path | None = None
+
+    @classmethod
+    def from_node_config(cls, config: Mapping[str, Any]) -> NodeSettings:
+        """Parse the ``fqai-*`` keys of a Flower node config."""
+
+        def get(key: str, default: Any = None) -> Any:
+            value = config.get(f"fqai-{key}", default)
+            return None if value == "" else value
+
+        deployments = get("deployments-dir")
+        work = get("work-dir")
+        passphrase = get("passphrase-file")
+        return cls(
+            keystore=Path(str(get("keystore"))),
+            passphrase_file=Path(str(passphrase)) if passphrase else None,
+            rpc_url=str(get("rpc-url")),
+            ipfs_api=str(get("ipfs-api")),
+            partition_id=int(config.get("partition-id", 0)),
+            num_partitions=int(config.get("num-partitions", 1)),
+            partitioner=str(get("partitioner", "iid")),
+            alpha=float(get("alpha", 0.5)),
+            deployments_dir=Path(str(deployments)) if deployments else None,
+            work_dir=Path(str(work)) if work else None,
+        )
+
+
+@dataclass(frozen=True)
+class TrainInstruction:
+    """What the coordinator asks for in one round (from the train message's config)."""
+
+    federation_id: int
+    round: int
+    dataset: str
+    data_seed: int
+    local_epochs: int
+    lr: float
+    batch_size: int
+    proximal_mu: float = 0.0
+    parent_cid: str | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> TrainInstruction:
+        parent = str(config.get("fqai-parent", ""))
+        return cls(
+            federation_id=int(config["fqai-federation-id"]),
+            round=int(config["fqai-round"]),
+            dataset=str(config["fqai-dataset"]),
+            data_seed=int(config.get("fqai-data-seed", 0)),
+            local_epochs=int(config.get("fqai-local-epochs", 1)),
+            lr=float(config.get("fqai-lr", 0.05)),
+            batch_size=int(config.get("fqai-batch-size", 32)),
+            proximal_mu=float(config.get("proximal-mu", 0.0)),
+            parent_cid=parent or None,
+        )
+
+
+@dataclass(frozen=True)
+class NodeUpdate:
+    """A published and committed update."""
+
+    manifest_cid: str
+    manifest_digest: str
+    samples: int
+    train_loss: float
+    node: str
+    commit_tx: str
+
+
+@functools.lru_cache(maxsize=4)
+def unlock_identity(keystore: Path, passphrase_file: Path | None) -> NodeIdentity:
+    """Unlock a keystore once per process (passphrase from the file or the environment)."""
+    return Keystore(keystore).unlock(read_passphrase(passphrase_file, interactive=False))
+
+
+@functools.lru_cache(maxsize=4)
+def local_data(
+    dataset: str,
+    data_seed: int,
+    partition_id: int,
+    num_partitions: int,
+    partitioner: str,
+    alpha: float,
+) -> tuple[NDArray[np.float32], NDArray[np.int64], task.Dataset]:
+    """This node's training partition (and the dataset, for its test split)."""
+    data = task.load_dataset(dataset, seed=data_seed)
+    parts = task.partition_indices(data, num_partitions, partitioner, seed=data_seed, alpha=alpha)
+    idx = parts[partition_id]
+    return data.x_train[idx], data.y_train[idx], data
+
+
+def model_spec(dataset: str) -> ModelSpec:
+    """The manifest ``model`` section of the task's model."""
+    return ModelSpec(name=task.MODEL_NAMES[dataset], params={"dataset": dataset})
+
+
+def train_and_commit(
+    settings: NodeSettings,
+    instruction: TrainInstruction,
+    global_weights: dict[str, NDArray[Any]],
+) -> NodeUpdate:
+    """Train on the local partition from ``global_weights``, publish and commit the update."""
+    identity = unlock_identity(settings.keystore, settings.passphrase_file)
+    x, y, _ = local_data(
+        instruction.dataset,
+        instruction.data_seed,
+        settings.partition_id,
+        settings.num_partitions,
+        settings.partitioner,
+        settings.alpha,
+    )
+    model = task.build_model(instruction.dataset)
+    task.set_weights(model, global_weights)
+    result = task.train(
+        model,
+        x,
+        y,
+        epochs=instruction.local_epochs,
+        lr=instruction.lr,
+        batch_size=instruction.batch_size,
+        seed=instruction.round * 1000 + settings.partition_id,
+        proximal_mu=instruction.proximal_mu,
+    )
+    log.info(
+        "node %s trained round %d on %d samples (loss %.4f)",
+        identity.public.eth_address,
+        instruction.round,
+        result.samples,
+        result.loss,
+    )
+    work = settings.work_dir or Path(tempfile.gettempdir())
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / f"update-f{instruction.federation_id}-r{instruction.round}.safetensors"
+    save_weights(task.get_weights(model), path)
+    with IpfsClient(settings.ipfs_api) as ipfs:
+        published = publish_artifact(
+            ipfs,
+            identity,
+            path,
+            kind="update",
+            federation_id=instruction.federation_id,
+            round=instruction.round,
+            model=model_spec(instruction.dataset),
+            parents=[instruction.parent_cid] if instruction.parent_cid else [],
+            metrics={"loss": result.loss, "samples": result.samples, "epochs": result.epochs},
+        )
+    chain = ChainClient.from_rpc(
+        settings.rpc_url,
+        KeySender(identity.eth_private_key),
+        deployments_dir=settings.deployments_dir,
+    )
+    tx = FederationRegistry(chain).commit_update(
+        instruction.federation_id, instruction.round, published.manifest_digest
+    )
+    log.info(
+        "node %s committed update %s (digest %s) for round %d",
+        chain.address,
+        published.manifest_cid,
+        published.manifest_digest,
+        instruction.round,
+    )
+    return NodeUpdate(
+        manifest_cid=published.manifest_cid,
+        manifest_digest=published.manifest_digest,
+        samples=result.samples,
+        train_loss=result.loss,
+        node=chain.address,
+        commit_tx=tx.tx_hash,
+    )
+
+
+def evaluate_local(
+    settings: NodeSettings, dataset: str, data_seed: int, global_weights: dict[str, NDArray[Any]]
+) -> task.EvalResult:
+    """Evaluate the global model on this node's share of the test split."""
+    _, _, data = local_data(
+        dataset,
+        data_seed,
+        settings.partition_id,
+        settings.num_partitions,
+        settings.partitioner,
+        settings.alpha,
+    )
+    parts = task.iid_partition(len(data.y_test), settings.num_partitions, seed=data_seed)
+    idx = parts[settings.partition_id]
+    model = task.build_model(dataset)
+    task.set_weights(model, global_weights)
+    return task.evaluate(model, data.x_test[idx], data.y_test[idx])

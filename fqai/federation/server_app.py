@@ -1,0 +1,112 @@
+"""The coordinator's Flower ServerApp: verified rounds with a Flower strategy, then the mint.
+
+Settings come from the run config (``[tool.flwr.app.config]`` of the generated app, see
+:mod:`fqai.federation.runtime`); the run's record (accepted and rejected updates, finalised
+rounds, accuracy, token id) is written as JSON to ``record-path``.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+from flwr.app import Context
+from flwr.serverapp import Grid, ServerApp
+
+from fqai.federation import task
+from fqai.federation.aggregation import make_strategy
+from fqai.federation.coordinator import Coordinator, coordinator_chain
+from fqai.federation.node import unlock_identity
+from fqai.federation.records import RunRecord, weights_to_record
+from fqai.federation.strategy import VerifiedStrategy
+from fqai.ipfs.client import IpfsClient
+
+log = logging.getLogger(__name__)
+torch.set_num_threads(1)
+
+app = ServerApp()
+
+
+def strategy_params(config: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of the Flower strategy from the run config."""
+    name = str(config.get("strategy", "fedavg")).lower()
+    nodes = int(config.get("min-nodes", 2))
+    params: dict[str, Any] = {
+        "min_train_nodes": nodes,
+        "min_available_nodes": nodes,
+        "fraction_evaluate": float(config.get("fraction-evaluate", 1.0)),
+        "min_evaluate_nodes": nodes if float(config.get("fraction-evaluate", 1.0)) > 0 else 0,
+    }
+    if name == "fedprox":
+        params["proximal_mu"] = float(config.get("proximal-mu", 0.01))
+    if name in ("krum", "multikrum", "bulyan"):
+        params["num_malicious_nodes"] = int(config.get("num-malicious-nodes", 0))
+    if name == "multikrum":
+        params["num_nodes_to_select"] = int(config.get("num-nodes-to-select", 1))
+    if name == "fedtrimmedavg":
+        params["beta"] = float(config.get("trim-beta", 0.2))
+    return params
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    """Run the configured rounds and mint the final model."""
+    config = dict(context.run_config)
+    record_path = Path(str(config["record-path"]))
+    dataset = str(config["dataset"])
+    federation_id = int(config["federation-id"])
+    data_seed = int(config.get("data-seed", 0))
+    strategy_name = str(config.get("strategy", "fedavg"))
+    record = RunRecord(federation_id=federation_id, dataset=dataset, strategy=strategy_name)
+    try:
+        passphrase = str(config.get("coordinator-passphrase-file", "")) or None
+        identity = unlock_identity(
+            Path(str(config["coordinator-keystore"])), Path(passphrase) if passphrase else None
+        )
+        deployments = str(config.get("deployments-dir", "")) or None
+        chain = coordinator_chain(
+            str(config["rpc-url"]), identity, Path(deployments) if deployments else None
+        )
+        with IpfsClient(str(config["ipfs-api"])) as ipfs:
+            coordinator = Coordinator(
+                chain=chain,
+                ipfs=ipfs,
+                identity=identity,
+                federation_id=federation_id,
+                dataset=dataset,
+                data_seed=data_seed,
+                strategy_name=strategy_name,
+                work_dir=record_path.parent / "coordinator",
+            )
+            record = coordinator.record
+            strategy = VerifiedStrategy(
+                make_strategy(strategy_name, **strategy_params(config)),
+                coordinator,
+                {
+                    "fqai-dataset": dataset,
+                    "fqai-data-seed": data_seed,
+                    "fqai-local-epochs": int(config.get("local-epochs", 1)),
+                    "fqai-lr": float(config.get("lr", 0.05)),
+                    "fqai-batch-size": int(config.get("batch-size", 32)),
+                },
+            )
+            initial = task.get_weights(
+                task.build_model(dataset, seed=int(config.get("model-seed", 0)))
+            )
+            strategy.start(
+                grid=grid,
+                initial_arrays=weights_to_record(initial),
+                num_rounds=int(config.get("num-rounds", 2)),
+                timeout=float(config.get("round-timeout", 300)),
+            )
+            mint_to = str(config.get("mint-to", "")) or None
+            coordinator.mint(mint_to)
+    except Exception as exc:
+        record.error = f"{type(exc).__name__}: {exc}"
+        log.error("federation run failed: %s\n%s", exc, traceback.format_exc())
+        raise
+    finally:
+        record.write(record_path)

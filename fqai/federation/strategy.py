@@ -1,0 +1,124 @@
+"""A Flower strategy wrapper that puts fqai's on-chain and signature checks around any strategy.
+
+Per training round it opens the on-chain round, tells nodes the federation, round and parent
+model, verifies every reply through :class:`~fqai.federation.coordinator.Coordinator`, hands only
+the accepted updates (with the weights fetched from IPFS) to the wrapped Flower strategy, then
+publishes the aggregate and finalises the round on-chain. Evaluation is delegated unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
+from flwr.serverapp import Grid
+from flwr.serverapp.strategy import Strategy
+
+from fqai.federation.coordinator import Coordinator
+from fqai.federation.errors import FederationError, UpdateRejectedError
+from fqai.federation.records import Rejection, record_to_weights, weights_to_record
+
+log = logging.getLogger(__name__)
+
+REPLY_KEY = "fqai"
+
+
+class VerifiedStrategy(Strategy):
+    """Wraps a Flower strategy (FedAvg, FedProx, Krum, ...) with fqai's checks.
+
+    Parameters
+    ----------
+    inner
+        The Flower strategy that samples nodes and aggregates.
+    coordinator
+        Chain, IPFS and keys of the coordinator.
+    train_settings
+        Extra ``fqai-*`` entries for every train message (dataset, epochs, lr, ...).
+    """
+
+    def __init__(
+        self,
+        inner: Strategy,
+        coordinator: Coordinator,
+        train_settings: dict[str, int | float | str],
+    ) -> None:
+        self.inner = inner
+        self.coordinator = coordinator
+        self.train_settings = dict(train_settings)
+
+    def summary(self) -> None:
+        log.info("fqai verified strategy around %s", type(self.inner).__name__)
+        self.inner.summary()
+
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        chain_round = self.coordinator.open_round(server_round)
+        config["fqai-federation-id"] = self.coordinator.federation_id
+        config["fqai-round"] = chain_round
+        config["fqai-parent"] = self.coordinator.last_model_cid or ""
+        for key, value in self.train_settings.items():
+            config[key] = value
+        return self.inner.configure_train(server_round, arrays, config, grid)
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        coordinator = self.coordinator
+        assert coordinator.current is not None
+        chain_round = coordinator.current.round
+        accepted: list[Message] = []
+        for msg in replies:
+            node_id = msg.metadata.src_node_id
+            if msg.has_error():
+                coordinator.reject(
+                    Rejection(chain_round, "node-error", str(msg.error.reason), node_id)
+                )
+                continue
+            info = msg.content.config_records.get(REPLY_KEY)
+            cid = str(info.get("manifest-cid", "")) if info is not None else ""
+            if not cid:
+                coordinator.reject(
+                    Rejection(chain_round, "no-manifest", "reply carries no manifest CID", node_id)
+                )
+                continue
+            try:
+                update, weights = coordinator.verify_update(cid, node_id)
+            except UpdateRejectedError as exc:
+                claimed = str(info.get("node", "")) or None if info is not None else None
+                coordinator.reject(
+                    Rejection(chain_round, exc.reason, exc.detail, node_id, claimed, cid)
+                )
+                continue
+            metrics = {"num-examples": update.samples}
+            if update.train_loss is not None:
+                metrics["train-loss"] = update.train_loss  # type: ignore[assignment]
+            msg.content = RecordDict(
+                {"arrays": weights_to_record(weights), "metrics": MetricRecord(metrics)}
+            )
+            accepted.append(msg)
+        if not accepted:
+            log.error("round %d: no update accepted; the round is not finalised", chain_round)
+            return None, None
+        arrays, metrics = self.inner.aggregate_train(server_round, accepted)
+        if arrays is None:
+            raise FederationError(f"round {chain_round}: the strategy produced no model")
+        coordinator.finalize(record_to_weights(arrays))
+        return arrays, metrics
+
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        config["fqai-dataset"] = self.train_settings.get("fqai-dataset", "")
+        config["fqai-data-seed"] = self.train_settings.get("fqai-data-seed", 0)
+        return self.inner.configure_evaluate(server_round, arrays, config, grid)
+
+    def aggregate_evaluate(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> MetricRecord | None:
+        metrics = self.inner.aggregate_evaluate(server_round, replies)
+        current = self.coordinator.current
+        if metrics is not None and current is not None and "eval-acc" in metrics:
+            current.client_accuracy = float(metrics["eval-acc"])  # type: ignore[arg-type]
+        return metrics

@@ -1,0 +1,115 @@
+"""Fixtures for the chain and federation tests: Anvil with the contracts deployed by Brownie.
+
+Import the fixtures into a test module with ``from tests.python.federation_fixtures import *``
+(or by name). The deployment record is moved out of the checkout into a temporary directory and
+``$FQAI_DEPLOYMENTS_DIR`` points there, so runs in parallel never share a record.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fqai.chain import DEPLOYMENTS_ENV, ChainClient, UnlockedSender, connect, load_deployment
+from fqai.devnet.anvil import AnvilNode
+from fqai.devnet.tools import project_root
+
+ROOT = project_root()
+DEPLOY_TIMEOUT = 180
+
+
+@dataclass(frozen=True)
+class DeployedChain:
+    """A running Anvil with fqai's contracts and its deployment record."""
+
+    rpc_url: str
+    chain_id: int
+    deployments_dir: Path
+    dev_accounts: tuple[str, ...]
+
+    def client(self, account_index: int | None = 0) -> ChainClient:
+        """A chain client sending from dev account ``account_index`` (``None``: read-only)."""
+        w3 = connect(self.rpc_url)
+        sender = None if account_index is None else UnlockedSender(self.dev_accounts[account_index])
+        return ChainClient(w3, load_deployment(self.chain_id, self.deployments_dir), sender)
+
+
+def _project_copy(base: Path) -> Path:
+    """A throw-away Brownie project sharing the checkout's sources and compiled artifacts.
+
+    Brownie records deployments on named networks under ``build/deployments`` and reloads them
+    on the next connect (which fails on a fresh chain), and ``scripts/deploy.py`` writes its
+    record next to itself; a private copy keeps both away from the checkout and other runs.
+    """
+    project = base / "brownie-project"
+    (project / "build").mkdir(parents=True)
+    (project / "scripts").mkdir()
+    (project / "tests" / "contracts").mkdir(parents=True)
+    shutil.copyfile(ROOT / "brownie-config.yaml", project / "brownie-config.yaml")
+    shutil.copyfile(ROOT / "scripts" / "deploy.py", project / "scripts" / "deploy.py")
+    for name in ("contracts", "interfaces", "node_modules"):
+        (project / name).symlink_to(ROOT / name)
+    for name in ("contracts", "interfaces"):
+        if (ROOT / "build" / name).exists():
+            shutil.copytree(ROOT / "build" / name, project / "build" / name)
+    return project
+
+
+def deploy_contracts(rpc_url: str, chain_id: int, target_dir: Path) -> Path:
+    """Run ``brownie run scripts/deploy.py`` against ``rpc_url``; put the record in target_dir."""
+    project = _project_copy(target_dir.parent)
+    env = {
+        **os.environ,
+        "PATH": f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
+        "SOLCX_BINARY_PATH": str(ROOT / ".solcx"),
+        "FQAI_RPC_URL": rpc_url,
+        "FQAI_DEV_UNLOCKED": "1",
+    }
+    command = [str(ROOT / ".venv" / "bin" / "brownie"), "run", "scripts/deploy.py"]
+    result = subprocess.run(
+        [*command, "--network", "fqai-rpc"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEPLOY_TIMEOUT,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"deploy failed:\n{result.stdout}\n{result.stderr}")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / f"{chain_id}.json"
+    shutil.copyfile(project / "deployments" / f"{chain_id}.json", target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def deployed_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedChain]:
+    """Anvil on a free loopback port with the contracts deployed, for the whole session."""
+    base = tmp_path_factory.mktemp("chain")
+    # A chain id of our own keeps the checkout's deployments/31337.json untouched.
+    chain_id = 31337
+    with AnvilNode(chain_id=chain_id, log_path=base / "anvil.log") as node:
+        deployments = base / "deployments"
+        deploy_contracts(node.rpc_url, chain_id, deployments)
+        w3 = connect(node.rpc_url)
+        old = os.environ.get(DEPLOYMENTS_ENV)
+        os.environ[DEPLOYMENTS_ENV] = str(deployments)
+        try:
+            yield DeployedChain(
+                rpc_url=node.rpc_url,
+                chain_id=chain_id,
+                deployments_dir=deployments,
+                dev_accounts=tuple(w3.eth.accounts),
+            )
+        finally:
+            if old is None:
+                os.environ.pop(DEPLOYMENTS_ENV, None)
+            else:
+                os.environ[DEPLOYMENTS_ENV] = old

@@ -1,0 +1,174 @@
+"""End to end: Anvil + js-ipfs + SuperLink + 4 SuperNodes, 2 rounds of breast_cancer MLP.
+
+One federation run serves both tests: three honest nodes, and one node whose on-chain key
+registration differs from the key that signs its updates (it must be rejected and recorded).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from fqai.chain import FederationConfig, FederationRegistry, MemberStatus
+from fqai.devnet.ipfs_node import IpfsNode
+from fqai.federation.membership import create_federation, join_federation
+from fqai.federation.runtime import SuperLink, SuperNode, submit_run, write_app, write_flwr_home
+from fqai.ipfs.client import IpfsClient
+from fqai.keystore import NodeIdentity
+from fqai.trust import verify_artifact
+from tests.python.conftest import PASSPHRASE, make_identity
+from tests.python.federation_fixtures import DeployedChain, deployed_chain  # noqa: F401
+
+NUM_NODES = 4
+BAD_NODE = 3
+ROUNDS = 2
+STAKE = 10**17
+
+
+@dataclass
+class FederationRun:
+    federation_id: int
+    record: dict[str, Any]
+    nodes: list[NodeIdentity]
+    coordinator: NodeIdentity
+    registry: FederationRegistry
+    ipfs_api: str
+
+
+@pytest.fixture(scope="module")
+def federation_run(
+    deployed_chain: DeployedChain,  # noqa: F811
+    ipfs_node: IpfsNode,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[FederationRun]:
+    base = tmp_path_factory.mktemp("federation")
+    passphrase_file = base / "passphrase"
+    passphrase_file.write_text(PASSPHRASE)
+    coordinator = make_identity(base / "keys" / "coordinator")
+    nodes = [make_identity(base / "keys" / f"node{i}") for i in range(NUM_NODES)]
+    impostor_key = make_identity(base / "keys" / "registered-elsewhere")
+
+    funder = deployed_chain.client(1)
+    for identity in [coordinator, *nodes]:
+        funder.send_ether(identity.public.eth_address, 10**18)
+    from fqai.chain import KeySender
+
+    coord_chain = funder.with_sender(KeySender(coordinator.eth_private_key))
+    fed = create_federation(
+        coord_chain, FederationConfig(model_spec_cid="bafkreifqaicancermlp", min_stake=STAKE)
+    )
+    for i, identity in enumerate(nodes):
+        digest = impostor_key.public.mldsa_key_digest if i == BAD_NODE else None
+        join_federation(funder, identity, fed, key_digest=digest)
+
+    record_path = base / "run" / "record.json"
+    with SuperLink(base / "logs" / "superlink.log") as link:
+        supernodes = []
+        try:
+            for i in range(NUM_NODES):
+                node = SuperNode(
+                    base / "logs" / f"supernode{i}.log",
+                    link.address,
+                    {
+                        "partition-id": i,
+                        "num-partitions": NUM_NODES,
+                        "fqai-keystore": str(base / "keys" / f"node{i}"),
+                        "fqai-passphrase-file": str(passphrase_file),
+                        "fqai-rpc-url": deployed_chain.rpc_url,
+                        "fqai-ipfs-api": ipfs_node.api_address,
+                        "fqai-deployments-dir": str(deployed_chain.deployments_dir),
+                        "fqai-work-dir": str(base / f"node{i}"),
+                    },
+                )
+                node.start()
+                supernodes.append(node)
+            app_dir = write_app(
+                base / "app",
+                {
+                    "federation-id": fed,
+                    "dataset": "breast_cancer",
+                    "num-rounds": ROUNDS,
+                    "strategy": "fedavg",
+                    "min-nodes": NUM_NODES,
+                    "fraction-evaluate": 1.0,
+                    "local-epochs": 2,
+                    "lr": 0.05,
+                    "round-timeout": 180,
+                    "rpc-url": deployed_chain.rpc_url,
+                    "deployments-dir": str(deployed_chain.deployments_dir),
+                    "ipfs-api": ipfs_node.api_address,
+                    "coordinator-keystore": str(base / "keys" / "coordinator"),
+                    "coordinator-passphrase-file": str(passphrase_file),
+                    "record-path": str(record_path),
+                },
+            )
+            home = write_flwr_home(base / "flwr-home", link.address)
+            submit_run(app_dir, home, base / "logs" / "flwr-run.log", timeout=300)
+        finally:
+            for node in supernodes:
+                node.stop()
+    assert record_path.exists(), "the ServerApp wrote no run record"
+    record = json.loads(record_path.read_text())
+    yield FederationRun(
+        federation_id=fed,
+        record=record,
+        nodes=nodes,
+        coordinator=coordinator,
+        registry=FederationRegistry(deployed_chain.client(None)),
+        ipfs_api=ipfs_node.api_address,
+    )
+
+
+def test_rounds_finalised_on_chain_and_model_minted(federation_run: FederationRun) -> None:
+    run = federation_run
+    record = run.record
+    assert record["error"] is None
+    honest = sorted(
+        (n.public.eth_address for i, n in enumerate(run.nodes) if i != BAD_NODE),
+        key=lambda a: int(a, 16),
+    )
+    events = run.registry.finalized_rounds(run.federation_id)
+    assert [e.round for e in events] == [1, 2]
+    for event, rnd in zip(events, record["rounds"], strict=True):
+        assert list(event.contributors) == honest
+        assert sum(event.weights) == 1_000_000 and all(w > 0 for w in event.weights)
+        assert event.global_manifest_cid == rnd["model_cid"]
+        assert run.registry.round(run.federation_id, event.round).finalized
+        assert 0.5 < rnd["accuracy"] <= 1.0  # centralised, signed into the round model
+        assert rnd["client_accuracy"] is not None  # federated evaluation on the nodes
+        assert len(rnd["accepted"]) == NUM_NODES - 1
+    assert record["rounds"][-1]["accuracy"] > 0.85
+    # Every accepted update (and the round model over them) verifies, weights included.
+    with IpfsClient(run.ipfs_api, timeout=20) as ipfs:
+        for rnd in record["rounds"]:
+            report = verify_artifact(ipfs, rnd["model_cid"])
+            assert report.ok, report.first_failure
+            parents = {child.cid for child in report.parents}
+            assert parents == {a["manifest_cid"] for a in rnd["accepted"]}
+    token = record["token_id"]
+    assert token is not None
+    provenance = run.registry.provenance(token)
+    assert (provenance.federation_id, provenance.round) == (run.federation_id, ROUNDS)
+    assert provenance.manifest_cid == record["final_model_cid"]
+    assert provenance.signer_key_digest == run.coordinator.public.mldsa_key_digest
+    assert run.registry.owner_of(token) == run.coordinator.public.eth_address
+
+
+def test_node_with_unregistered_signing_key_is_rejected(federation_run: FederationRun) -> None:
+    run = federation_run
+    bad = run.nodes[BAD_NODE].public.eth_address
+    member = run.registry.member(run.federation_id, bad)
+    assert member.status is MemberStatus.ACTIVE
+    assert member.key_digest != run.nodes[BAD_NODE].public.mldsa_key_digest
+    for rnd in run.record["rounds"]:
+        (rejection,) = rnd["rejected"]
+        assert rejection["reason"] == "key-mismatch"
+        assert rejection["node"] == bad
+        assert run.nodes[BAD_NODE].public.mldsa_key_digest in rejection["detail"]
+        # It did commit on-chain, but is not among the finalised contributors.
+        assert run.registry.commitment(run.federation_id, rnd["round"], bad) != "0x" + "00" * 32
+        assert bad not in rnd["contributors"]
