@@ -1,4 +1,9 @@
-"""``fqai verify <CID>``: check a signed artifact and its lineage, print a report.
+"""``fqai verify <CID | tokenId>``: check a signed artifact and its lineage, print a report.
+
+Given a model token id (all digits) instead of a CID, the manifest CID comes from the token's
+on-chain provenance, every signer is checked against the chain (the token's signer key digest;
+for federation updates, the key each node registered when it joined) and the token's weights
+digest and federation round are compared with the manifest.
 
 Exit status: 0 every check passed; 1 a check failed (the first failing check is named);
 3 the IPFS API could not be reached, so nothing could be verified.
@@ -7,8 +12,9 @@ Exit status: 0 every check passed; 1 a check failed (the first failing check is 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
@@ -22,9 +28,12 @@ from fqai.cli._common import (
     err_console,
     report_errors,
 )
-from fqai.errors import IpfsUnavailableError
+from fqai.errors import FqaiError, IpfsUnavailableError
 from fqai.ipfs.client import IpfsClient, resolve_api_address
 from fqai.trust.resolver import StaticKeyResolver
+
+if TYPE_CHECKING:
+    from fqai.chain.client import ChainClient
 from fqai.trust.verify import (
     DEFAULT_MAX_DEPTH,
     ArtifactReport,
@@ -90,10 +99,37 @@ def _report_json(report: ArtifactReport) -> dict[str, Any]:
     }
 
 
+def _chain_for(rpc_url: str | None, deployments_dir: str | None) -> ChainClient:
+    """A read-only chain client for token verification (chain code is imported only then)."""
+    from fqai.chain.client import ChainClient
+    from fqai.devnet.state import DevnetState
+
+    url = rpc_url or os.environ.get("FQAI_RPC_URL")
+    if not url:
+        section = DevnetState.load().service("anvil") or {}
+        url = section.get("rpc_url")
+    if not url:
+        raise FqaiError(
+            "verifying a token needs a chain: pass --rpc-url, set FQAI_RPC_URL, or run "
+            "`fqai devnet up`"
+        )
+    return ChainClient.from_rpc(url, deployments_dir=deployments_dir)
+
+
 @report_errors
 def verify_command(
-    cid: Annotated[str, typer.Argument(help="CID of the signed manifest.")],
+    cid: Annotated[str, typer.Argument(help="CID of the signed manifest, or a model token id.")],
     ipfs_api: IpfsApiOption = None,
+    rpc_url: Annotated[
+        str | None,
+        typer.Option(
+            "--rpc-url", help="Chain RPC for a token id (default $FQAI_RPC_URL or the devnet)."
+        ),
+    ] = None,
+    deployments_dir: Annotated[
+        str | None,
+        typer.Option("--deployments-dir", help="Where deployments/<chainId>.json lives."),
+    ] = None,
     trusted_key_digest: Annotated[
         list[str] | None,
         typer.Option(
@@ -113,6 +149,7 @@ def verify_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Verify a signed artifact: manifest CID, format, signature, signer, weights, parents."""
+    chain = _chain_for(rpc_url, deployments_dir) if cid.isdigit() else None
     resolver = None
     if trusted_key_digest:
         try:
@@ -142,14 +179,26 @@ def verify_command(
                 lambda: progress.remove_task(task),
             )
 
-        report = verify_artifact(
-            client,
-            cid,
-            resolver=resolver,
-            check_weights=weights,
-            max_depth=max_depth,
-            weights_progress=weights_progress,
-        )
+        if chain is not None:
+            from fqai.trust.onchain import verify_token
+
+            if trusted_key_digest:
+                raise typer.BadParameter(
+                    "a token's signers are checked against the chain",
+                    param_hint="--trusted-key-digest",
+                )
+            report = verify_token(
+                chain, client, int(cid), check_weights=weights, max_depth=max_depth
+            )
+        else:
+            report = verify_artifact(
+                client,
+                cid,
+                resolver=resolver,
+                check_weights=weights,
+                max_depth=max_depth,
+                weights_progress=weights_progress,
+            )
 
     failure = report.first_failure()
     if as_json:
