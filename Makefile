@@ -50,8 +50,16 @@ test-python: setup
 	$(VENV)/bin/python -m pytest tests/python -q
 
 # Branch and statement coverage of the contracts' own sources -> reports/contract-coverage.json
+# One Brownie session per module (a session keeps only its first module's coverage data); hit
+# sets accumulate in reports/contract-coverage-raw.json. The stateful fuzz test is left out:
+# traced, it takes longer than the rest together. Brownie's own report step fails after ours
+# ("dict object expected"), hence `|| true` with our own check of the summary file.
 coverage: setup
-	FQAI_FUZZ_EXAMPLES=20 brownie test tests/contracts --network development --coverage
+	rm -f reports/contract-coverage-raw.json reports/contract-coverage.json
+	for t in test_model_nft test_marketplace test_federation_registry test_smoke_chain; do \
+		brownie test tests/contracts/$$t.py --network development --coverage || true; done
+	$(VENV)/bin/python -c "import json; d = json.load(open('reports/contract-coverage.json')); \
+		[print(k, 'statements %d/%d' % tuple(v['statements']), 'branch outcomes %d/%d' % tuple(v['branch_outcomes'])) for k, v in d.items()]"
 
 demo: setup
 	$(VENV)/bin/python scripts/toolchain/demo.py
@@ -63,6 +71,10 @@ lint: setup
 bench: setup
 	brownie run scripts/bench_gas.py --network development
 	$(VENV)/bin/python bench/trust_bench.py
+	$(VENV)/bin/python bench/federation_accuracy.py
+	$(VENV)/bin/python bench/federation_byzantine.py
+	$(VENV)/bin/python bench/federation_overhead.py
+	$(VENV)/bin/python bench/federation_scale.py
 
 fuzz: setup
 	FQAI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FQAI_FUZZ_STEPS=25 brownie test tests/contracts/test_invariants.py --network development

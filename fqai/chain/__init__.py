@@ -14,7 +14,13 @@ from fqai.chain.deployment import (
     deployments_dir,
     load_deployment,
 )
-from fqai.chain.errors import ChainError, ChainRevertError, DeploymentError
+from fqai.chain.errors import (
+    ChainError,
+    ChainRevertError,
+    DeploymentError,
+    InsufficientFundsError,
+)
+from fqai.chain.marketplace import LicenseOffer, Marketplace
 from fqai.chain.registry import (
     WEIGHT_TOTAL,
     FederationConfig,
@@ -23,6 +29,7 @@ from fqai.chain.registry import (
     Member,
     MemberStatus,
     MintParams,
+    Participation,
     Provenance,
     RoundFinalized,
     RoundInfo,
@@ -44,10 +51,14 @@ __all__ = [
     "FederationConfig",
     "FederationRegistry",
     "FederationState",
+    "InsufficientFundsError",
     "KeySender",
+    "LicenseOffer",
+    "Marketplace",
     "Member",
     "MemberStatus",
     "MintParams",
+    "Participation",
     "Provenance",
     "RoundFinalized",
     "RoundInfo",

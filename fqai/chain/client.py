@@ -22,7 +22,7 @@ from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 from web3.types import TxReceipt
 
 from fqai.chain.deployment import Deployment, load_deployment
-from fqai.chain.errors import ChainError, ChainRevertError
+from fqai.chain.errors import ChainError, ChainRevertError, InsufficientFundsError
 from fqai.chain.revert import ErrorDecoder
 
 log = logging.getLogger(__name__)
@@ -152,8 +152,29 @@ class ChainClient:
             if data is None and isinstance(exc.data, dict):
                 data = exc.data.get("data")
             raise self.decoder.decode(data, context=what) from exc
+        except InsufficientFundsError:
+            raise
         except (OSError, Web3Exception, ValueError) as exc:
+            if "insufficient funds" in str(exc).lower() and self.sender is not None:
+                balance = self.balance(self.address)
+                raise InsufficientFundsError(what, self.address, balance, 0, balance + 1) from exc
             raise ChainError(f"{what}: {exc}") from exc
+
+    def balance(self, account: str) -> int:
+        """``account``'s ETH balance in wei."""
+        try:
+            return int(self.w3.eth.get_balance(to_checksum_address(account)))
+        except (OSError, Web3Exception, ValueError) as exc:
+            raise ChainError(f"balance of {account}: {exc}") from exc
+
+    def check_funds(self, what: str, value: int, gas_cost: int = 0) -> None:
+        """Raise :class:`InsufficientFundsError` if the sender cannot pay ``value + gas_cost``."""
+        required = value + gas_cost
+        if required == 0:
+            return
+        balance = self.balance(self.address)
+        if balance < required:
+            raise InsufficientFundsError(what, self.address, balance, value, required)
 
     def call(self, contract: str, function: str, *args: Any) -> Any:
         """A read-only call; reverts raise :class:`ChainRevertError`."""
@@ -176,6 +197,7 @@ class ChainClient:
         fn = getattr(self.contract(contract).functions, function)(*args)
         params: dict[str, Any] = {"from": self.address, "value": value}
         sender = self.sender
+        self.check_funds(what, value)
 
         def send() -> bytes:
             if isinstance(sender, UnlockedSender):
@@ -183,6 +205,8 @@ class ChainClient:
             tx = fn.build_transaction(
                 {**params, "nonce": self.w3.eth.get_transaction_count(self.address, "pending")}
             )
+            fee = int(tx.get("maxFeePerGas", tx.get("gasPrice", 0)))
+            self.check_funds(what, value, int(tx["gas"]) * fee)
             signed = sender.account.sign_transaction(tx)
             return bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
 
@@ -276,6 +300,7 @@ class ChainClient:
                 "gasPrice": self.w3.eth.gas_price,
                 "chainId": self.w3.eth.chain_id,
             }
+            self.check_funds("transfer", amount_wei, 21_000 * int(full["gasPrice"]))
             signed = sender.account.sign_transaction(full)
             return bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
 

@@ -40,6 +40,20 @@ class ChainRevertError(ChainError):
         super().__init__(f"{context}: {text}" if context else text)
 
 
+class InsufficientFundsError(ChainError):
+    """The sender cannot pay for a transaction: ``balance`` < ``required`` (value + gas), in wei."""
+
+    def __init__(self, what: str, account: str, balance: int, value: int, required: int) -> None:
+        self.account = account
+        self.balance = balance
+        self.value = value
+        self.required = required
+        super().__init__(
+            f"{what}: account {account} has {balance} wei ({balance / 10**18:.6g} ETH) but needs "
+            f"{required} wei ({required / 10**18:.6g} ETH: value {value} + gas); fund it first"
+        )
+
+
 def _render(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()

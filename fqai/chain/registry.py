@@ -130,6 +130,15 @@ class RoundFinalized:
 
 
 @dataclass(frozen=True)
+class Participation:
+    """What a node did with a finalised round: claimed its reward, contested, was slashed."""
+
+    reward_claimed: bool
+    contested: bool
+    slashed: bool
+
+
+@dataclass(frozen=True)
 class MintParams:
     """What the coordinator supplies to mint a federation's model NFT."""
 
@@ -172,6 +181,8 @@ class FederationRegistry:
 
     def __init__(self, chain: ChainClient) -> None:
         self.chain = chain
+        self.last_mint_tx: str | None = None
+        self.last_open_tx: str | None = None
 
     # -- transactions -----------------------------------------------------------------------
 
@@ -202,6 +213,7 @@ class FederationRegistry:
     def open_round(self, federation_id: int) -> int:
         """Open the next round; return its number."""
         result = self.chain.transact(REGISTRY, "openRound", federation_id)
+        self.last_open_tx = result.tx_hash
         (event,) = self.chain.receipt_events(result, REGISTRY, "RoundOpened")
         round_ = int(event["round"])
         log.info("opened round %d of federation %d", round_, federation_id)
@@ -243,15 +255,30 @@ class FederationRegistry:
         )
         (event,) = self.chain.receipt_events(result, REGISTRY, "ModelMintedFromFederation")
         token_id = int(event["tokenId"])
+        self.last_mint_tx = result.tx_hash
         log.info("minted model token %d for federation %d", token_id, federation_id)
         return token_id
 
     def claim_reward(
-        self, federation_id: int, round_: int, contributors: list[str], weights: list[int]
+        self,
+        federation_id: int,
+        round_: int,
+        contributors: list[str] | tuple[str, ...],
+        weights: list[int] | tuple[int, ...],
     ) -> TxResult:
+        """Credit the sender's share of a finalised round's reward (lists from the event)."""
         return self.chain.transact(
-            REGISTRY, "claimReward", federation_id, round_, contributors, weights
+            REGISTRY,
+            "claimReward",
+            federation_id,
+            round_,
+            [to_checksum_address(a) for a in contributors],
+            list(weights),
         )
+
+    def withdraw(self, amount_wei: int) -> TxResult:
+        """Send ``amount_wei`` of the sender's registry credit to the sender."""
+        return self.chain.transact(REGISTRY, "withdraw", amount_wei)
 
     # -- views ------------------------------------------------------------------------------
 
@@ -300,6 +327,16 @@ class FederationRegistry:
         )
         return hex32(raw)
 
+    def participation(self, federation_id: int, round_: int, node: str) -> Participation:
+        raw = self.chain.call(
+            REGISTRY, "participationOf", federation_id, round_, to_checksum_address(node)
+        )
+        return Participation(bool(raw[0]), bool(raw[1]), bool(raw[2]))
+
+    def credit_of(self, account: str) -> int:
+        """ETH (wei) credited to ``account`` in the registry, withdrawable."""
+        return int(self.chain.call(REGISTRY, "creditOf", to_checksum_address(account)))
+
     def federation_count(self) -> int:
         return int(self.chain.call(REGISTRY, "federationCount"))
 
@@ -327,6 +364,15 @@ class FederationRegistry:
                 )
             )
         return out
+
+    def minted_models(self, federation_id: int) -> dict[int, int]:
+        """Tokens minted from the federation: round -> token id (``ModelMintedFromFederation``)."""
+        return {
+            int(e["args"]["round"]): int(e["args"]["tokenId"])
+            for e in self.chain.events(
+                REGISTRY, "ModelMintedFromFederation", filters={"federationId": federation_id}
+            )
+        }
 
     def provenance(self, token_id: int) -> Provenance:
         raw = self.chain.call(MODEL_NFT, "provenance", token_id)

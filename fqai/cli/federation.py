@@ -128,6 +128,12 @@ def register(root: typer.Typer) -> None:
             str, typer.Option(help="fedavg, fedprox, krum, multikrum, fedmedian, fedtrimmedavg.")
         ] = "fedavg",
         min_nodes: Annotated[int, typer.Option(help="Nodes to wait for and sample.")] = 2,
+        quorum: Annotated[
+            int,
+            typer.Option(
+                help="Accepted updates a round needs (default: a majority of --min-nodes)."
+            ),
+        ] = 0,
         local_epochs: Annotated[int, typer.Option(help="Local epochs per round.")] = 1,
         lr: Annotated[float, typer.Option(help="Local learning rate.")] = 0.05,
         proximal_mu: Annotated[float, typer.Option(help="FedProx mu.")] = 0.01,
@@ -140,6 +146,9 @@ def register(root: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="Port of the SuperLink started here.")] = 9093,
         work_dir: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
         timeout: Annotated[float, typer.Option(help="Seconds allowed for the run.")] = 1800,
+        round_timeout: Annotated[
+            float, typer.Option(help="Seconds a round waits for node replies.")
+        ] = 300,
         keystore: KeystoreOption = None,
         passphrase_file: PassphraseFileOption = None,
         ipfs_api: IpfsApiOption = None,
@@ -163,11 +172,12 @@ def register(root: typer.Typer) -> None:
             "num-rounds": rounds,
             "strategy": strategy,
             "min-nodes": min_nodes,
+            "quorum": quorum,
             "fraction-evaluate": fraction_evaluate,
             "local-epochs": local_epochs,
             "lr": lr,
             "proximal-mu": proximal_mu,
-            "round-timeout": timeout,
+            "round-timeout": round_timeout,
             "rpc-url": rpc_url(rpc),
             "deployments-dir": str(deployments_dir.resolve()) if deployments_dir else "",
             "ipfs-api": resolve_api_address(ipfs_api),
@@ -199,7 +209,7 @@ def register(root: typer.Typer) -> None:
             raise FederationError(f"the ServerApp wrote no record; see {base / 'run.log'}")
         record = json.loads(record_path.read_text())
         table = Table(title=f"federation {federation_id} ({time.monotonic() - started:.0f}s)")
-        for column in ("round", "contributors", "rejected", "accuracy", "round model"):
+        for column in ("round", "contributors", "rejected", "accuracy", "report", "finalize tx"):
             table.add_column(column)
         for rnd in record["rounds"]:
             rejected = ", ".join(
@@ -211,9 +221,13 @@ def register(root: typer.Typer) -> None:
                 str(len(rnd["contributors"])),
                 rejected or "-",
                 accuracy,
-                str(rnd["model_cid"]),
+                str(rnd["report_cid"]),
+                str(rnd["finalize_tx"]),
             )
         console.print(table)
-        console.print(f"model NFT token {record['token_id']}; record {record_path}")
+        console.print(
+            f"model {record['final_model_cid']}, NFT token {record['token_id']}; "
+            f"record {record_path}"
+        )
         if record.get("error"):
             raise FederationError(record["error"])

@@ -53,6 +53,9 @@ def register(root: typer.Typer) -> None:
         rpc: RpcOption = None,
         deployments_dir: DeploymentsOption = None,
         fund: DevFundOption = 0.0,
+        test_fault: Annotated[
+            str, typer.Option(hidden=True, help="Tests only: see fqai.federation.faults.")
+        ] = "",
     ) -> None:
         """Join the federation (stake + ML-DSA key digest) if needed, then run a SuperNode."""
         from fqai.chain import ChainClient
@@ -92,6 +95,7 @@ def register(root: typer.Typer) -> None:
                 "fqai-ipfs-api": resolve_api_address(ipfs_api),
                 "fqai-deployments-dir": str(deployments_dir.resolve()) if deployments_dir else "",
                 "fqai-work-dir": str(base),
+                **({"fqai-test-fault": test_fault} if test_fault else {}),
             },
         )
         node.start()
@@ -110,3 +114,52 @@ def register(root: typer.Typer) -> None:
             pass
         finally:
             node.stop()
+
+    @app.command("claim-rewards")
+    @report_errors
+    def claim_rewards_cmd(
+        federation_id: Annotated[int, typer.Option(help="Federation whose rewards to claim.")],
+        no_withdraw: Annotated[
+            bool, typer.Option("--no-withdraw", help="Leave the credit in the registry.")
+        ] = False,
+        keystore: KeystoreOption = None,
+        passphrase_file: PassphraseFileOption = None,
+        rpc: RpcOption = None,
+        deployments_dir: DeploymentsOption = None,
+    ) -> None:
+        """Claim this node's reward for every finalised round it contributed to, then withdraw.
+
+        The contributor lists each claim needs are read from the RoundFinalized events.
+        """
+        import json
+
+        from rich.table import Table
+
+        from fqai.chain import ChainClient, KeySender
+        from fqai.federation.rewards import claim_rewards
+
+        identity = unlock(keystore, passphrase_file)
+        chain = ChainClient.from_rpc(
+            rpc_url(rpc), KeySender(identity.eth_private_key), deployments_dir=deployments_dir
+        )
+        report = claim_rewards(chain, federation_id, withdraw=not no_withdraw)
+        table = Table(title=f"rewards of {report.node} in federation {federation_id}")
+        for column in ("round", "wei", "tx"):
+            table.add_column(column)
+        for claim in report.claims:
+            table.add_row(str(claim.round), str(claim.amount), claim.tx_hash)
+        for round_, why in sorted(report.skipped.items()):
+            table.add_row(str(round_), "-", why)
+        console.print(table)
+        if report.withdraw_tx:
+            console.print(f"withdrew {report.withdrawn} wei (tx {report.withdraw_tx})")
+        typer.echo(
+            json.dumps(
+                {
+                    "node": report.node,
+                    "claimed": report.claimed,
+                    "rounds": [c.round for c in report.claims],
+                    "withdrawn": report.withdrawn,
+                }
+            )
+        )

@@ -30,7 +30,7 @@ from fqai.errors import DevnetError
 
 log = logging.getLogger(__name__)
 
-INIT_TIMEOUT = 120.0
+INIT_TIMEOUT = 300.0  # js-ipfs init is slow on a loaded 2-core machine (seen: >120 s)
 # js-ipfs renames its process to "ipfs" (argv is overwritten), so daemons started here are
 # recognised by these environment entries instead, before any signal is sent to a recorded pid.
 MARKER_ENV = "FQAI_DEVNET_SERVICE"

@@ -14,6 +14,13 @@ An update is accepted only if, in this order:
 
 Rejections are recorded with their reason; accepted weights (as fetched from IPFS, not as sent
 over Flower) are what the strategy aggregates.
+
+A round is finalised only if at least ``quorum`` updates were accepted, and only after the
+round model *and* the round report (accepted and rejected updates, selection, Merkle root,
+metrics; see :mod:`fqai.federation.report`) are pinned: a failure before ``finalizeRound``
+leaves the round open on-chain and nothing half-written. IPFS being unreachable is not a
+node's fault: it stops the round with :class:`~fqai.errors.IpfsUnavailableError` instead of
+rejecting updates. A coordinator started again resumes from the chain (see :meth:`resume`).
 """
 
 from __future__ import annotations
@@ -34,12 +41,13 @@ from fqai.chain import (
     MemberStatus,
     MintParams,
 )
-from fqai.errors import FqaiError
+from fqai.errors import FqaiError, IpfsUnavailableError
 from fqai.federation import task
 from fqai.federation.aggregation import accepted_root, contribution_weights
-from fqai.federation.errors import FederationError, UpdateRejectedError
+from fqai.federation.errors import FederationError, QuorumError, UpdateRejectedError
 from fqai.federation.node import model_spec
 from fqai.federation.records import AcceptedUpdate, Rejection, RoundRecord, RunRecord
+from fqai.federation.report import publish_round_report
 from fqai.ipfs.client import IpfsClient
 from fqai.keystore import NodeIdentity
 from fqai.trust.fetch import fetch_verified_manifest, fetch_weights_bytes
@@ -75,16 +83,24 @@ class Coordinator:
     dataset: str
     data_seed: int = 0
     strategy_name: str = "fedavg"
+    quorum: int = 1
     work_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fqai-coord-")))
     record: RunRecord = field(init=False)
     current: RoundRecord | None = field(default=None, init=False)
     last_model_cid: str | None = field(default=None, init=False)
     last_model: PublishedArtifact | None = field(default=None, init=False)
+    resumed_round: int | None = field(default=None, init=False)
+    finalized_before: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.registry = FederationRegistry(self.chain)
+        if self.quorum < 1:
+            raise FederationError(f"quorum must be at least 1, got {self.quorum}")
         self.record = RunRecord(
-            federation_id=self.federation_id, dataset=self.dataset, strategy=self.strategy_name
+            federation_id=self.federation_id,
+            dataset=self.dataset,
+            strategy=self.strategy_name,
+            quorum=self.quorum,
         )
         self._test = task.load_dataset(self.dataset, seed=self.data_seed)
         state = self.registry.federation(self.federation_id)
@@ -96,10 +112,63 @@ class Coordinator:
 
     # -- rounds -----------------------------------------------------------------------------
 
+    def resume(self) -> int:
+        """Read where the federation stands on-chain; return how many rounds are finalised.
+
+        The last finalised round's model becomes the parent of the next round
+        (:attr:`last_model_cid`). A round that is open, unfinalised and still inside its commit
+        window is taken over: the next :meth:`open_round` reuses it instead of opening another
+        (nodes that already committed in it resend the update they committed). An open round
+        whose commit window has closed cannot be completed by a new run: :class:`FederationError`
+        says from which block a new round can be opened.
+        """
+        state = self.registry.federation(self.federation_id)
+        self.finalized_before = state.last_finalized_round
+        if state.last_finalized_round:
+            events = self.registry.finalized_rounds(self.federation_id)
+            last = next(e for e in reversed(events) if e.round == state.last_finalized_round)
+            self.last_model_cid = last.global_manifest_cid
+            self.record.resumed_from_round = state.last_finalized_round
+            log.info(
+                "federation %d: %d round(s) already finalised; continuing from model %s",
+                self.federation_id,
+                state.last_finalized_round,
+                last.global_manifest_cid,
+            )
+        current = state.current_round
+        if current > state.last_finalized_round:
+            info = self.registry.round(self.federation_id, current)
+            block = self.chain.w3.eth.block_number
+            if block < info.commit_deadline:
+                self.resumed_round = current
+                log.warning(
+                    "federation %d: round %d is open and unfinalised (a previous coordinator "
+                    "stopped mid-round); resuming it",
+                    self.federation_id,
+                    current,
+                )
+            elif block <= info.finalize_deadline:
+                raise FederationError(
+                    f"round {current} of federation {self.federation_id} is open but its commit "
+                    f"window closed at block {info.commit_deadline}; a new round can be opened "
+                    f"after block {info.finalize_deadline} (now {block})"
+                )
+        return state.last_finalized_round
+
     def open_round(self, flower_round: int) -> int:
-        """Open the next on-chain round; return its number."""
-        chain_round = self.registry.open_round(self.federation_id)
-        self.current = RoundRecord(round=chain_round, flower_round=flower_round)
+        """Open the next on-chain round (or take over the one :meth:`resume` found); return it."""
+        if self.resumed_round is not None:
+            chain_round, self.resumed_round = self.resumed_round, None
+            resumed = True
+        else:
+            chain_round = self.registry.open_round(self.federation_id)
+            resumed = False
+        self.current = RoundRecord(
+            round=chain_round,
+            flower_round=flower_round,
+            resumed=resumed,
+            open_tx=None if resumed else self.registry.last_open_tx,
+        )
         self.record.rounds.append(self.current)
         return chain_round
 
@@ -129,6 +198,8 @@ class Coordinator:
         round_ = self.current.round
         try:
             verified = fetch_verified_manifest(self.ipfs, manifest_cid)
+        except IpfsUnavailableError:
+            raise
         except FqaiError as exc:
             raise UpdateRejectedError("manifest", str(exc)) from exc
         manifest = verified.manifest
@@ -168,6 +239,8 @@ class Coordinator:
             data = fetch_weights_bytes(self.ipfs, manifest)
             weights = load_bytes(data, manifest.weights.info, f"weights {manifest.weights.cid}")
             task.set_weights(task.build_model(self.dataset), weights)
+        except IpfsUnavailableError:
+            raise
         except FqaiError as exc:
             raise UpdateRejectedError("weights", str(exc)) from exc
         samples = manifest.metrics.get("samples")
@@ -194,8 +267,11 @@ class Coordinator:
         """Evaluate, publish the round model (parents = accepted updates) and finalise on-chain."""
         current = self.current
         assert current is not None
-        if not current.accepted:
-            raise FederationError(f"round {current.round}: no update was accepted")
+        if len(current.accepted) < self.quorum:
+            raise QuorumError(
+                f"round {current.round}: {len(current.accepted)} update(s) accepted, quorum is "
+                f"{self.quorum}; the round is not finalised"
+            )
         model = task.build_model(self.dataset)
         task.set_weights(model, weights)
         result = task.evaluate(model, self._test.x_test, self._test.y_test)
@@ -222,6 +298,17 @@ class Coordinator:
             {a.node: a.samples for a in current.accepted}
         )
         root = accepted_root([a.manifest_digest for a in current.accepted])
+        current.contributors = contributors
+        current.weights = weights_ppm
+        current.accepted_root = root
+        current.model_cid = published.manifest_cid
+        current.model_digest = published.manifest_digest
+        current.accuracy = result.accuracy
+        current.loss = result.loss
+        # The report is pinned before the chain hears of the round: no round without its report.
+        current.report_cid = publish_round_report(
+            self.ipfs, self.identity, self.record, current, test_samples=result.samples
+        )
         tx = self.registry.finalize_round(
             self.federation_id,
             current.round,
@@ -231,13 +318,6 @@ class Coordinator:
             contributors,
             weights_ppm,
         )
-        current.contributors = contributors
-        current.weights = weights_ppm
-        current.accepted_root = root
-        current.model_cid = published.manifest_cid
-        current.model_digest = published.manifest_digest
-        current.accuracy = result.accuracy
-        current.loss = result.loss
         current.finalize_tx = tx.tx_hash
         current.finalized = True
         self.last_model = published
@@ -253,10 +333,33 @@ class Coordinator:
         )
         return current
 
+    def adopt_last_model(self) -> None:
+        """Take the last round model finalised by an earlier run as the one to mint."""
+        if self.last_model_cid is None:
+            raise FederationError("no finalised round to adopt")
+        verified = fetch_verified_manifest(self.ipfs, self.last_model_cid)
+        self.last_model = PublishedArtifact(
+            manifest_cid=self.last_model_cid,
+            manifest_digest=verified.digest,
+            weights_cid=verified.manifest.weights.cid,
+            signed=verified.signed,
+        )
+        self.record.final_model_cid = self.last_model_cid
+
     def mint(self, to: str | None = None, royalty_bps: int = 0) -> int:
-        """Mint the model NFT of the last finalised round to ``to`` (default: the coordinator)."""
+        """Mint the model NFT of the last finalised round to ``to`` (default: the coordinator).
+
+        If a token was already minted for that round (a coordinator stopped after minting and
+        started again), that token's id is returned and nothing is sent.
+        """
         if self.last_model is None:
             raise FederationError("no round was finalised in this run; nothing to mint")
+        last_round = self.registry.federation(self.federation_id).last_finalized_round
+        existing = self.registry.minted_models(self.federation_id).get(last_round)
+        if existing is not None:
+            log.warning("round %d's model was already minted as token %d", last_round, existing)
+            self.record.token_id = existing
+            return existing
         owner = to or self.chain.address
         token_id = self.registry.mint_model(
             self.federation_id,
@@ -270,6 +373,7 @@ class Coordinator:
             ),
         )
         self.record.token_id = token_id
+        self.record.mint_tx = self.registry.last_mint_tx
         return token_id
 
 

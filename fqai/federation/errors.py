@@ -20,3 +20,7 @@ class UpdateRejectedError(FederationError):
 
 class ProcessError(FederationError):
     """A Flower process (SuperLink, SuperNode, ``flwr run``) failed to start or finish."""
+
+
+class QuorumError(FederationError):
+    """Fewer updates were accepted in a round than the federation's quorum; not finalised."""

@@ -6,7 +6,9 @@ function of its settings so it can be called (and tested) without Flower.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import logging
 import tempfile
 from collections.abc import Mapping
@@ -18,7 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fqai.chain import ChainClient, FederationRegistry, KeySender
-from fqai.federation import task
+from fqai.federation import faults, task
+from fqai.federation.errors import FederationError
 from fqai.ipfs.client import IpfsClient
 from fqai.keystore import Keystore, NodeIdentity
 from fqai.keystore.passphrase import read_passphrase
@@ -43,6 +46,7 @@ class NodeSettings:
     alpha: float = 0.5
     deployments_dir: Path | None = None
     work_dir: Path | None = None
+    test_fault: str | None = None
 
     @classmethod
     def from_node_config(cls, config: Mapping[str, Any]) -> NodeSettings:
@@ -66,6 +70,7 @@ class NodeSettings:
             alpha=float(get("alpha", 0.5)),
             deployments_dir=Path(str(deployments)) if deployments else None,
             work_dir=Path(str(work)) if work else None,
+            test_fault=get("test-fault"),
         )
 
 
@@ -109,6 +114,7 @@ class NodeUpdate:
     train_loss: float
     node: str
     commit_tx: str
+    committed_digest: str
 
 
 @functools.lru_cache(maxsize=4)
@@ -143,8 +149,40 @@ def train_and_commit(
     instruction: TrainInstruction,
     global_weights: dict[str, NDArray[Any]],
 ) -> NodeUpdate:
-    """Train on the local partition from ``global_weights``, publish and commit the update."""
+    """Train on the local partition from ``global_weights``, publish and commit the update.
+
+    If this node already committed in the round (its coordinator restarted mid-round and
+    resumed it), the update it committed is sent again, from the record kept in ``work_dir``.
+    """
     identity = unlock_identity(settings.keystore, settings.passphrase_file)
+    fault = faults.fault_for_round(settings.test_fault, instruction.round)
+    if fault == "crash":
+        faults.crash_supernode()
+    chain = ChainClient.from_rpc(
+        settings.rpc_url,
+        KeySender(identity.eth_private_key),
+        deployments_dir=settings.deployments_dir,
+    )
+    registry = FederationRegistry(chain)
+    work = settings.work_dir or Path(tempfile.gettempdir())
+    work.mkdir(parents=True, exist_ok=True)
+    saved = work / f"update-f{instruction.federation_id}-r{instruction.round}.json"
+    committed = registry.commitment(instruction.federation_id, instruction.round, chain.address)
+    if committed != "0x" + "00" * 32:
+        if saved.exists():
+            previous = NodeUpdate(**json.loads(saved.read_text()))
+            if previous.committed_digest == committed:
+                log.warning(
+                    "node %s already committed %s in round %d; sending it again",
+                    chain.address,
+                    previous.manifest_cid,
+                    instruction.round,
+                )
+                return previous
+        raise FederationError(
+            f"{chain.address} already committed {committed} in round {instruction.round} of "
+            f"federation {instruction.federation_id}, and {saved} does not record that update"
+        )
     x, y, _ = local_data(
         instruction.dataset,
         instruction.data_seed,
@@ -172,8 +210,6 @@ def train_and_commit(
         result.samples,
         result.loss,
     )
-    work = settings.work_dir or Path(tempfile.gettempdir())
-    work.mkdir(parents=True, exist_ok=True)
     path = work / f"update-f{instruction.federation_id}-r{instruction.round}.safetensors"
     save_weights(task.get_weights(model), path)
     with IpfsClient(settings.ipfs_api) as ipfs:
@@ -188,14 +224,16 @@ def train_and_commit(
             parents=[instruction.parent_cid] if instruction.parent_cid else [],
             metrics={"loss": result.loss, "samples": result.samples, "epochs": result.epochs},
         )
-    chain = ChainClient.from_rpc(
-        settings.rpc_url,
-        KeySender(identity.eth_private_key),
-        deployments_dir=settings.deployments_dir,
-    )
-    tx = FederationRegistry(chain).commit_update(
-        instruction.federation_id, instruction.round, published.manifest_digest
-    )
+        if fault == "tamper-weights":
+            published = faults.tamper_weights(ipfs, identity, published, path)
+        elif fault == "bad-signature":
+            published = faults.corrupt_signature(ipfs, published)
+    digest = published.manifest_digest
+    if fault == "wrong-commitment":
+        digest = faults.wrong_digest(digest)
+    if fault != "none":
+        log.warning("test fault %r in round %d", fault, instruction.round)
+    tx = registry.commit_update(instruction.federation_id, instruction.round, digest)
     log.info(
         "node %s committed update %s (digest %s) for round %d",
         chain.address,
@@ -203,14 +241,17 @@ def train_and_commit(
         published.manifest_digest,
         instruction.round,
     )
-    return NodeUpdate(
+    update = NodeUpdate(
         manifest_cid=published.manifest_cid,
         manifest_digest=published.manifest_digest,
         samples=result.samples,
         train_loss=result.loss,
         node=chain.address,
         commit_tx=tx.tx_hash,
+        committed_digest=digest,
     )
+    saved.write_text(json.dumps(dataclasses.asdict(update)))
+    return update
 
 
 def evaluate_local(

@@ -57,6 +57,9 @@ class RoundRecord:
     client_accuracy: float | None = None
     finalize_tx: str | None = None
     finalized: bool = False
+    report_cid: str | None = None
+    resumed: bool = False
+    open_tx: str | None = None
 
 
 @dataclass
@@ -66,8 +69,11 @@ class RunRecord:
     federation_id: int
     dataset: str
     strategy: str
+    quorum: int = 1
     rounds: list[RoundRecord] = field(default_factory=list)
+    resumed_from_round: int = 0
     token_id: int | None = None
+    mint_tx: str | None = None
     final_model_cid: str | None = None
     error: str | None = None
 

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
+from numpy.typing import NDArray
 
 from fqai.federation import task
 from fqai.federation.aggregation import make_strategy
@@ -23,6 +24,8 @@ from fqai.federation.node import unlock_identity
 from fqai.federation.records import RunRecord, weights_to_record
 from fqai.federation.strategy import VerifiedStrategy
 from fqai.ipfs.client import IpfsClient
+from fqai.trust.fetch import fetch_verified_manifest, fetch_weights_bytes
+from fqai.weights import load_bytes
 
 log = logging.getLogger(__name__)
 torch.set_num_threads(1)
@@ -51,6 +54,18 @@ def strategy_params(config: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def default_quorum(min_nodes: int) -> int:
+    """A strict majority of the nodes a round samples."""
+    return min_nodes // 2 + 1
+
+
+def model_weights(ipfs: IpfsClient, manifest_cid: str) -> dict[str, NDArray[Any]]:
+    """Weights of a published round model, fetched and checked against its signed manifest."""
+    verified = fetch_verified_manifest(ipfs, manifest_cid)
+    data = fetch_weights_bytes(ipfs, verified.manifest)
+    return load_bytes(data, verified.manifest.weights.info, f"round model {manifest_cid}")
+
+
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     """Run the configured rounds and mint the final model."""
@@ -70,7 +85,11 @@ def main(grid: Grid, context: Context) -> None:
         chain = coordinator_chain(
             str(config["rpc-url"]), identity, Path(deployments) if deployments else None
         )
-        with IpfsClient(str(config["ipfs-api"])) as ipfs:
+        with IpfsClient(
+            str(config["ipfs-api"]),
+            retries=int(config.get("ipfs-retries", 4)),
+            backoff=float(config.get("ipfs-backoff", 0.5)),
+        ) as ipfs:
             coordinator = Coordinator(
                 chain=chain,
                 ipfs=ipfs,
@@ -79,9 +98,15 @@ def main(grid: Grid, context: Context) -> None:
                 dataset=dataset,
                 data_seed=data_seed,
                 strategy_name=strategy_name,
+                quorum=int(config.get("quorum", 0))
+                or default_quorum(int(config.get("min-nodes", 2))),
                 work_dir=record_path.parent / "coordinator",
             )
             record = coordinator.record
+            done = coordinator.resume()
+            num_rounds = int(config.get("num-rounds", 2)) - done
+            if num_rounds <= 0:
+                log.info("all %d round(s) already finalised; nothing to train", done)
             strategy = VerifiedStrategy(
                 make_strategy(strategy_name, **strategy_params(config)),
                 coordinator,
@@ -93,15 +118,21 @@ def main(grid: Grid, context: Context) -> None:
                     "fqai-batch-size": int(config.get("batch-size", 32)),
                 },
             )
-            initial = task.get_weights(
-                task.build_model(dataset, seed=int(config.get("model-seed", 0)))
-            )
-            strategy.start(
-                grid=grid,
-                initial_arrays=weights_to_record(initial),
-                num_rounds=int(config.get("num-rounds", 2)),
-                timeout=float(config.get("round-timeout", 300)),
-            )
+            if coordinator.last_model_cid:
+                initial = model_weights(ipfs, coordinator.last_model_cid)
+            else:
+                initial = task.get_weights(
+                    task.build_model(dataset, seed=int(config.get("model-seed", 0)))
+                )
+            if num_rounds > 0:
+                strategy.start(
+                    grid=grid,
+                    initial_arrays=weights_to_record(initial),
+                    num_rounds=num_rounds,
+                    timeout=float(config.get("round-timeout", 300)),
+                )
+            if coordinator.last_model is None and coordinator.last_model_cid:
+                coordinator.adopt_last_model()
             mint_to = str(config.get("mint-to", "")) or None
             coordinator.mint(mint_to)
     except Exception as exc:

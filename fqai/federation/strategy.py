@@ -16,7 +16,7 @@ from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 
 from fqai.federation.coordinator import Coordinator
-from fqai.federation.errors import FederationError, UpdateRejectedError
+from fqai.federation.errors import FederationError, QuorumError, UpdateRejectedError
 from fqai.federation.records import Rejection, record_to_weights, weights_to_record
 
 log = logging.getLogger(__name__)
@@ -98,9 +98,13 @@ class VerifiedStrategy(Strategy):
                 {"arrays": weights_to_record(weights), "metrics": MetricRecord(metrics)}
             )
             accepted.append(msg)
-        if not accepted:
-            log.error("round %d: no update accepted; the round is not finalised", chain_round)
-            return None, None
+        if len(accepted) < coordinator.quorum:
+            # Stop the run: the round stays open on-chain, nothing is half-finalised, and a
+            # coordinator started again within the commit window resumes it.
+            raise QuorumError(
+                f"round {chain_round}: {len(accepted)} update(s) accepted, quorum is "
+                f"{coordinator.quorum}; the round is not finalised"
+            )
         arrays, metrics = self.inner.aggregate_train(server_round, accepted)
         if arrays is None:
             raise FederationError(f"round {chain_round}: the strategy produced no model")

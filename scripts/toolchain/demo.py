@@ -9,6 +9,11 @@
    signed manifest, then minted as a model NFT whose provenance points at that manifest.
 4. Verify it as a stranger would (`fqai verify <CID>` against the on-chain signer digest), list
    it for sale, offer a licence, and buy one.
+5. Run a federation (scripts/toolchain/demo_federation.py): 4 staked nodes with their own keys,
+   data partitions and accounts train 3 rounds of a breast-cancer MLP through a Flower SuperLink;
+   the coordinator checks every signed, committed update, finalises each round on-chain and
+   mints the model NFT through the registry; nodes claim and withdraw their rewards; the model is
+   verified, listed and licensed, and its contributors claim their share of the licence revenue.
 
 With a terminal attached the services keep running until Ctrl-C; otherwise (CI, pipes) everything
 is stopped before exit. FQAI_DEMO_KEEP=0/1 overrides.
@@ -46,6 +51,9 @@ from fqai.keystore.sealed import ScryptParams
 from fqai.keystore.store import Keystore
 from fqai.manifest.model import ModelSpec
 from fqai.trust.publish import publish_artifact
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_federation import run_federation, verify_and_sell
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
@@ -206,6 +214,21 @@ def run(keep: bool) -> None:
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(expires))}; "
             f"hasValidLicense = {market.functions.hasValidLicense(token_id, licensee).call()}"
         )
+
+        console.rule("federation")
+        started = time.monotonic()
+        deployments = ROOT / "deployments"
+        federation = run_federation(console, chain.rpc_url, ipfs.api_address, deployments, workdir)
+        verify_and_sell(
+            console,
+            federation,
+            chain.rpc_url,
+            ipfs.api_address,
+            deployments,
+            BIN / "fqai",
+            w3.eth.accounts[2],
+        )
+        console.print(f"federation part took {time.monotonic() - started:.0f}s")
         if keep:
             console.print(
                 "\n[bold]Services are running.[/] Ctrl-C stops them. "

@@ -70,6 +70,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from brownie.test import coverage
 
     active = project.get_loaded_projects()[0]
+    reports = Path(active._path) / "reports"
+    reports.mkdir(exist_ok=True)
+    # Hit sets accumulate across sessions (`make coverage` runs one per test module: Brownie keeps
+    # only the first module's data when one session runs several).
+    raw_path = reports / "contract-coverage-raw.json"
+    raw = json.loads(raw_path.read_text()) if raw_path.exists() else {}
     evaluations = coverage.get_coverage_eval().values()
     summary = {}
     for name in COVERED_CONTRACTS:
@@ -85,13 +91,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         branches = {
             idx for fn in build["coverageMap"]["branches"].get(own_path, {}).values() for idx in fn
         }
-        hit, false_taken, true_taken = set(), set(), set()
+        seen = raw.get(name, {"hit": [], "false": [], "true": []})
+        hit, false_taken, true_taken = set(seen["hit"]), set(seen["false"]), set(seen["true"])
         for evaluation in evaluations:
             sets = evaluation.get(name, {}).get(own_path)
             if sets:
                 hit |= {str(i) for i in sets[0]}
                 false_taken |= {str(i) for i in sets[1]}
                 true_taken |= {str(i) for i in sets[2]}
+        raw[name] = {"hit": sorted(hit), "false": sorted(false_taken), "true": sorted(true_taken)}
         outcomes = len(branches & false_taken) + len(branches & true_taken)
         summary[name] = {
             "statements": [len(statements & hit), len(statements)],
@@ -103,8 +111,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 if idx not in false_taken or idx not in true_taken
             ),
         }
-    out = Path(active._path) / "reports" / "contract-coverage.json"
-    out.parent.mkdir(exist_ok=True)
+    raw_path.write_text(json.dumps(raw) + "\n")
+    out = reports / "contract-coverage.json"
     out.write_text(json.dumps(summary, indent=2) + "\n")
     print("\nContract coverage (own sources):")
     for name, row in summary.items():

@@ -97,3 +97,16 @@ def test_read_only_client_refuses_to_send(deployed_chain: DeployedChain) -> None
         reader.open_round(1)
     with pytest.raises(ChainRevertError, match=r"FederationUnknown\(federationId=999\)"):
         reader.federation(999)
+
+
+def test_unfunded_account_gets_a_clear_error(deployed_chain: DeployedChain) -> None:  # noqa: F811
+    from fqai.chain import InsufficientFundsError
+
+    fed = FederationRegistry(deployed_chain.client(0)).create_federation(config())
+    poor = deployed_chain.client(0).with_sender(KeySender(bytes(Account.create().key)))
+    with pytest.raises(InsufficientFundsError) as exc:
+        FederationRegistry(poor).join(fed, DIGEST, STAKE)
+    assert exc.value.account == poor.address
+    assert exc.value.balance == 0 and exc.value.required >= STAKE
+    assert f"account {poor.address} has 0 wei" in str(exc.value)
+    assert "FederationRegistry.join" in str(exc.value)

@@ -16,6 +16,7 @@ import pytest
 from fqai.chain import FederationConfig, FederationRegistry, MemberStatus
 from fqai.devnet.ipfs_node import IpfsNode
 from fqai.federation.membership import create_federation, join_federation
+from fqai.federation.report import fetch_round_report
 from fqai.federation.runtime import SuperLink, SuperNode, submit_run, write_app, write_flwr_home
 from fqai.ipfs.client import IpfsClient
 from fqai.keystore import NodeIdentity
@@ -144,6 +145,21 @@ def test_rounds_finalised_on_chain_and_model_minted(federation_run: FederationRu
     assert record["rounds"][-1]["accuracy"] > 0.85
     # Every accepted update (and the round model over them) verifies, weights included.
     with IpfsClient(run.ipfs_api, timeout=20) as ipfs:
+        for event, rnd in zip(events, record["rounds"], strict=True):
+            # The signed round report pinned before finalizeRound matches the chain.
+            report = fetch_round_report(ipfs, rnd["report_cid"]).body
+            assert report["merkle"]["root"] == event.accepted_root == rnd["accepted_root"]
+            assert report["merkle"]["leaves"] == sorted(
+                a["manifest_digest"] for a in rnd["accepted"]
+            )
+            assert report["selection"] == {
+                "contributors": list(event.contributors),
+                "weights": list(event.weights),
+            }
+            assert report["model_cid"] == event.global_manifest_cid
+            assert [r["reason"] for r in report["rejected"]] == ["key-mismatch"]
+            assert report["metrics"]["accuracy"] == rnd["accuracy"]
+            assert report["coordinator"] == run.coordinator.public.eth_address
         for rnd in record["rounds"]:
             report = verify_artifact(ipfs, rnd["model_cid"])
             assert report.ok, report.first_failure
