@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
-from fqai.devnet.process import is_running, stop_process_group
+from fqai.devnet.process import has_environment, stop_child, stop_process_group
 from fqai.devnet.tools import free_port, project_root
 from fqai.errors import DevnetError
 
@@ -214,13 +214,7 @@ class AnvilNode:
         """Stop Anvil: SIGTERM to its process group, SIGKILL after ``timeout`` seconds."""
         process, self._process = self._process, None
         if process is not None:
-            if process.poll() is None:
-                stop_process_group(process.pid, timeout)
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # pragma: no cover - killed above
-                process.kill()
-                process.wait()
+            stop_child(process, timeout)
             log.info("stopped Anvil pid %d", process.pid)
         if self._log_handle is not None:
             self._log_handle.close()
@@ -236,13 +230,7 @@ class AnvilNode:
 
 def is_anvil(pid: int) -> bool:
     """Whether ``pid`` is a live Anvil started by fqai (checked through its environment)."""
-    if not is_running(pid):
-        return False
-    try:
-        environ = set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
-    except OSError:
-        return False
-    return f"{MARKER_ENV}={SERVICE_NAME}".encode() in environ
+    return has_environment(pid, f"{MARKER_ENV}={SERVICE_NAME}")
 
 
 def start_background(

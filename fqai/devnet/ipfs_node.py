@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
-from fqai.devnet.process import is_running, stop_process_group
+from fqai.devnet.process import has_environment, stop_child, stop_process_group
 from fqai.devnet.tools import free_ports, jsipfs_cli, node_binary
 from fqai.errors import DevnetError
 
@@ -274,13 +274,7 @@ class IpfsNode:
         """Stop the daemon: SIGTERM to its process group, SIGKILL after ``timeout`` seconds."""
         process, self._process = self._process, None
         if process is not None:
-            if process.poll() is None:
-                stop_process_group(process.pid, timeout)
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # pragma: no cover - stop_process_group killed it
-                process.kill()
-                process.wait()
+            stop_child(process, timeout)
             log.info("stopped IPFS daemon pid %d", process.pid)
         if self._log_handle is not None:
             self._log_handle.close()
@@ -300,15 +294,10 @@ def is_ipfs_daemon(pid: int, repo: Path | None = None) -> bool:
     Checked through ``/proc/<pid>/environ``: the daemon must carry ``FQAI_DEVNET_SERVICE=ipfs``
     and, if ``repo`` is given, ``IPFS_PATH=<repo>``.
     """
-    if not is_running(pid):
-        return False
-    try:
-        environ = set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
-    except OSError:
-        return False
-    if f"{MARKER_ENV}={MARKER_VALUE}".encode() not in environ:
-        return False
-    return repo is None or f"IPFS_PATH={Path(repo).resolve()}".encode() in environ
+    entries = [f"{MARKER_ENV}={MARKER_VALUE}"]
+    if repo is not None:
+        entries.append(f"IPFS_PATH={Path(repo).resolve()}")
+    return has_environment(pid, *entries)
 
 
 def stop_daemon(pid: int, repo: Path | None = None, timeout: float = 10.0) -> bool:

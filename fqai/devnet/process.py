@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -61,3 +62,29 @@ def _kill_leftovers(pgid: int) -> None:
     """After the leader exited, kill any member of its group still alive."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def stop_child(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Stop a child started with ``start_new_session=True`` and reap it."""
+    if process.poll() is None:
+        stop_process_group(process.pid, timeout)
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # pragma: no cover - stop_process_group killed it
+        process.kill()
+        process.wait()
+
+
+def has_environment(pid: int, *entries: str) -> bool:
+    """Whether ``pid`` is live and its environment holds every ``NAME=value`` in ``entries``.
+
+    Devnet services carry a marker variable, so a recorded pid that the OS has since reused for
+    another program is never signalled.
+    """
+    if not is_running(pid):
+        return False
+    try:
+        environ = set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
+    except OSError:
+        return False
+    return all(entry.encode() in environ for entry in entries)
