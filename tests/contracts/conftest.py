@@ -151,7 +151,29 @@ def owner(accounts):
 def deployment(owner):
     from scripts.deploy import deploy_contracts
 
-    return deploy_contracts(owner)
+    deployment = deploy_contracts(owner)
+    _restore_pc_maps(deployment.registry, deployment.marketplace)
+    return deployment
+
+
+def _restore_pc_maps(*contracts) -> None:
+    """With --coverage, give back the program-counter maps Brownie drops at deployment.
+
+    Brownie compares a new contract's runtime code with the build's `deployedBytecode` and, on a
+    mismatch, deletes the contract's pc map so that no trace is ever mapped to source. Contracts
+    with `immutable` variables always mismatch (the constructor writes their values into the
+    code), so coverage of FederationRegistry and ModelMarketplace read as zero. Immutables keep
+    every opcode at its place, so the build's map is the right one.
+    """
+    from brownie import project
+    from brownie._config import CONFIG
+
+    if not CONFIG.argv.get("coverage"):
+        return
+    build = project.get_loaded_projects()[0]._build
+    for contract in contracts:
+        if "pcMap" not in contract._build:
+            contract._build["pcMap"] = build.get(contract._name)["pcMap"]
 
 
 @pytest.fixture(scope="module")
