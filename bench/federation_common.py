@@ -39,6 +39,7 @@ from flwr.supercore.task_identity import TaskIdentity  # noqa: E402
 from fqai.federation.records import record_to_weights, weights_to_record  # noqa: E402
 from fqai.federation.task import (  # noqa: E402
     Dataset,
+    TrainResult,
     build_model,
     evaluate,
     get_weights,
@@ -58,6 +59,8 @@ runs are smoke checks with smaller budgets, written to their own `*-quick` secti
 Weights = dict[str, NDArray[np.float32]]
 # (node index, global weights, trained local weights) -> weights actually sent
 ReplyTransform = Callable[[int, Weights, Weights], Weights]
+# (model, x, y, node index, seed) -> result; trains the model in place
+Trainer = Callable[[torch.nn.Module, NDArray[np.float32], NDArray[np.int64], int, int], TrainResult]
 
 
 def quiet_flower() -> None:
@@ -158,12 +161,15 @@ def run_federated(
     transform: ReplyTransform | None = None,
     weight_key: str = "num-examples",
     uniform_weights: bool = False,
+    trainer: Trainer | None = None,
 ) -> FederatedRun:
     """Run ``rounds`` rounds of ``strategy`` in-process over the partitions ``parts``.
 
     Node ``i`` (Flower node id ``i + 1``) trains on ``parts[i]`` from the global weights with
     fqai's :func:`~fqai.federation.task.train`; ``transform`` (attacks) may replace what it sends.
     With ``uniform_weights`` every reply reports weight 1 (what Flower's accounted DP requires).
+    ``trainer`` replaces fqai's plain ``train`` (e.g. with DP-SGD); it gets the model, the node's
+    data, the node index and the seed.
     """
     random.seed(seed)  # Flower samples nodes with the ``random`` module
     model = build_model(data.name, seed)
@@ -182,15 +188,19 @@ def run_federated(
             node = int(msg.metadata.dst_node_id) - 1
             idx = parts[node]
             set_weights(model, global_weights)
-            result = train(
-                model,
-                data.x_train[idx],
-                data.y_train[idx],
-                epochs=local.epochs,
-                lr=local.lr,
-                batch_size=local.batch_size,
-                seed=seed * 100_003 + rnd * 1_009 + node,
-            )
+            node_seed = seed * 100_003 + rnd * 1_009 + node
+            if trainer is not None:
+                result = trainer(model, data.x_train[idx], data.y_train[idx], node, node_seed)
+            else:
+                result = train(
+                    model,
+                    data.x_train[idx],
+                    data.y_train[idx],
+                    epochs=local.epochs,
+                    lr=local.lr,
+                    batch_size=local.batch_size,
+                    seed=node_seed,
+                )
             local_weights = get_weights(model)
             if transform is not None:
                 local_weights = transform(node, global_weights, local_weights)

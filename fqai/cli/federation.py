@@ -138,6 +138,20 @@ def register(root: typer.Typer) -> None:
         lr: Annotated[float, typer.Option(help="Local learning rate.")] = 0.05,
         proximal_mu: Annotated[float, typer.Option(help="FedProx mu.")] = 0.01,
         fraction_evaluate: Annotated[float, typer.Option(help="Share of nodes evaluating.")] = 1.0,
+        selection: Annotated[
+            str, typer.Option(help="Nodes that train each round: all, or random:<fraction>.")
+        ] = "all",
+        selection_seed: Annotated[
+            int, typer.Option(help="Seed of random selection (default: the federation id).")
+        ] = -1,
+        dp_epsilon: Annotated[
+            float,
+            typer.Option(help="DP-SGD at the nodes: epsilon budget for the whole run (0 = off)."),
+        ] = 0.0,
+        dp_delta: Annotated[float, typer.Option(help="DP delta.")] = 1e-5,
+        dp_max_grad_norm: Annotated[
+            float, typer.Option(help="DP-SGD per-example gradient clipping norm.")
+        ] = 1.0,
         mint_to: Annotated[str, typer.Option(help="NFT owner (default coordinator).")] = "",
         superlink: Annotated[
             str | None,
@@ -174,6 +188,11 @@ def register(root: typer.Typer) -> None:
             "min-nodes": min_nodes,
             "quorum": quorum,
             "fraction-evaluate": fraction_evaluate,
+            "selection": selection,
+            "selection-seed": selection_seed,
+            "dp-epsilon": dp_epsilon,
+            "dp-delta": dp_delta,
+            "dp-max-grad-norm": dp_max_grad_norm,
             "local-epochs": local_epochs,
             "lr": lr,
             "proximal-mu": proximal_mu,
@@ -211,6 +230,8 @@ def register(root: typer.Typer) -> None:
         table = Table(title=f"federation {federation_id} ({time.monotonic() - started:.0f}s)")
         for column in ("round", "contributors", "rejected", "accuracy", "report", "finalize tx"):
             table.add_column(column)
+        if dp_epsilon > 0:
+            table.add_column("DP epsilon")
         for rnd in record["rounds"]:
             rejected = ", ".join(
                 f"{r['node'] or r['flower_node_id']}: {r['reason']}" for r in rnd["rejected"]
@@ -223,6 +244,11 @@ def register(root: typer.Typer) -> None:
                 accuracy,
                 str(rnd["report_cid"]),
                 str(rnd["finalize_tx"]),
+                *(
+                    [f"{rnd['dp_epsilon']:.3f}" if rnd["dp_epsilon"] is not None else "-"]
+                    if dp_epsilon > 0
+                    else []
+                ),
             )
         console.print(table)
         console.print(

@@ -10,7 +10,10 @@ An update is accepted only if, in this order:
    (``no-commitment`` / ``commitment-mismatch``);
 5. the weights fetch, match the signed sha256/size/tensors and fit the model (``weights``);
 6. it reports a positive integer ``samples`` metric (``metrics``) and its signer has no other
-   accepted update this round (``duplicate``).
+   accepted update this round (``duplicate``);
+7. in a federation with DP-SGD, its DP report matches the federation's settings, its epsilon
+   is what its noise, sample rate and step count give, and within the budget (``privacy``,
+   see :mod:`fqai.federation.dp`).
 
 Rejections are recorded with their reason; accepted weights (as fetched from IPFS, not as sent
 over Flower) are what the strategy aggregates.
@@ -44,6 +47,7 @@ from fqai.chain import (
 from fqai.errors import FqaiError, IpfsUnavailableError
 from fqai.federation import task
 from fqai.federation.aggregation import accepted_root, contribution_weights
+from fqai.federation.dp import DpSettings, check_update_privacy
 from fqai.federation.errors import FederationError, QuorumError, UpdateRejectedError
 from fqai.federation.node import model_spec
 from fqai.federation.records import AcceptedUpdate, Rejection, RoundRecord, RunRecord
@@ -74,6 +78,11 @@ class Coordinator:
         The federation and its task.
     work_dir
         Where round-model weights files are written.
+    dp
+        The federation's DP-SGD settings, or ``None`` without differential privacy.
+    record_path
+        Where the run record is rewritten after every finalised round (so a coordinator killed
+        later still leaves the report CIDs of what it finalised).
     """
 
     chain: ChainClient
@@ -85,12 +94,15 @@ class Coordinator:
     strategy_name: str = "fedavg"
     quorum: int = 1
     work_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fqai-coord-")))
+    dp: DpSettings | None = None
+    record_path: Path | None = None
     record: RunRecord = field(init=False)
     current: RoundRecord | None = field(default=None, init=False)
     last_model_cid: str | None = field(default=None, init=False)
     last_model: PublishedArtifact | None = field(default=None, init=False)
     resumed_round: int | None = field(default=None, init=False)
     finalized_before: int = field(default=0, init=False)
+    dp_epsilon: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
         self.registry = FederationRegistry(self.chain)
@@ -129,6 +141,9 @@ class Coordinator:
             last = next(e for e in reversed(events) if e.round == state.last_finalized_round)
             self.last_model_cid = last.global_manifest_cid
             self.record.resumed_from_round = state.last_finalized_round
+            if self.dp is not None:
+                previous = fetch_verified_manifest(self.ipfs, last.global_manifest_cid).manifest
+                self.dp_epsilon = float(previous.metrics.get("dp_epsilon", 0.0))
             log.info(
                 "federation %d: %d round(s) already finalised; continuing from model %s",
                 self.federation_id,
@@ -248,6 +263,9 @@ class Coordinator:
             raise UpdateRejectedError("metrics", f"samples must be a positive int: {samples!r}")
         if any(a.node == node for a in self.current.accepted):
             raise UpdateRejectedError("duplicate", f"{node} already has an accepted update")
+        dp_epsilon = None
+        if self.dp is not None:
+            dp_epsilon = check_update_privacy(manifest.metrics, self.dp).recomputed_epsilon()
         loss = manifest.metrics.get("loss")
         accepted = AcceptedUpdate(
             node=node,
@@ -256,6 +274,7 @@ class Coordinator:
             samples=samples,
             train_loss=float(loss) if isinstance(loss, int | float) else None,
             flower_node_id=flower_node_id,
+            dp_epsilon=dp_epsilon,
         )
         self.current.accepted.append(accepted)
         log.info(
@@ -275,6 +294,19 @@ class Coordinator:
         model = task.build_model(self.dataset)
         task.set_weights(model, weights)
         result = task.evaluate(model, self._test.x_test, self._test.y_test)
+        privacy: dict[str, float] = {}
+        if self.dp is not None:
+            # A record's guarantee is its node's total spend; the model's is the largest of them,
+            # over every round that went into it.
+            spent = [a.dp_epsilon for a in current.accepted if a.dp_epsilon is not None]
+            self.dp_epsilon = max([self.dp_epsilon, *spent])
+            privacy = {
+                "dp_epsilon": self.dp_epsilon,
+                "dp_delta": self.dp.delta,
+                "dp_max_grad_norm": self.dp.max_grad_norm,
+                "dp_target_epsilon": self.dp.target_epsilon,
+            }
+            current.dp_epsilon = self.dp_epsilon
         path = self.work_dir / f"round-model-f{self.federation_id}-r{current.round}.safetensors"
         self.work_dir.mkdir(parents=True, exist_ok=True)
         save_weights(task.get_weights(model), path)
@@ -292,6 +324,7 @@ class Coordinator:
                 "loss": result.loss,
                 "test_samples": result.samples,
                 "contributors": len(current.accepted),
+                **privacy,
             },
         )
         contributors, weights_ppm = contribution_weights(
@@ -323,6 +356,8 @@ class Coordinator:
         self.last_model = published
         self.last_model_cid = published.manifest_cid
         self.record.final_model_cid = published.manifest_cid
+        if self.record_path is not None:
+            self.record.write(self.record_path)
         log.info(
             "finalised round %d of federation %d: %d contributors, accuracy %.3f, model %s",
             current.round,

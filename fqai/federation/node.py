@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from fqai.chain import ChainClient, FederationRegistry, KeySender
 from fqai.federation import faults, task
+from fqai.federation.dp import DpSettings, PrivacyLedger, train_private
 from fqai.federation.errors import FederationError
 from fqai.ipfs.client import IpfsClient
 from fqai.keystore import Keystore, NodeIdentity
@@ -87,6 +88,7 @@ class TrainInstruction:
     batch_size: int
     proximal_mu: float = 0.0
     parent_cid: str | None = None
+    dp: DpSettings | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TrainInstruction:
@@ -101,6 +103,7 @@ class TrainInstruction:
             batch_size=int(config.get("fqai-batch-size", 32)),
             proximal_mu=float(config.get("proximal-mu", 0.0)),
             parent_cid=parent or None,
+            dp=DpSettings.from_config(config),
         )
 
 
@@ -193,16 +196,42 @@ def train_and_commit(
     )
     model = task.build_model(instruction.dataset)
     task.set_weights(model, global_weights)
-    result = task.train(
-        model,
-        x,
-        y,
-        epochs=instruction.local_epochs,
-        lr=instruction.lr,
-        batch_size=instruction.batch_size,
-        seed=instruction.round * 1000 + settings.partition_id,
-        proximal_mu=instruction.proximal_mu,
-    )
+    seed = instruction.round * 1000 + settings.partition_id
+    dp_metrics: dict[str, float | int] = {}
+    if instruction.dp is not None:
+        if instruction.proximal_mu > 0:
+            raise FederationError("DP-SGD and FedProx's proximal term cannot be combined")
+        result, spend = train_private(
+            model,
+            x,
+            y,
+            settings=instruction.dp,
+            ledger=PrivacyLedger.load(work / f"dp-f{instruction.federation_id}.json"),
+            epochs=instruction.local_epochs,
+            lr=instruction.lr,
+            batch_size=instruction.batch_size,
+            seed=seed,
+        )
+        dp_metrics = spend.metrics()
+        log.info(
+            "node %s: DP-SGD round %d spent epsilon %.3f in total (delta %g, %d steps)",
+            identity.public.eth_address,
+            instruction.round,
+            spend.epsilon,
+            spend.delta,
+            spend.steps,
+        )
+    else:
+        result = task.train(
+            model,
+            x,
+            y,
+            epochs=instruction.local_epochs,
+            lr=instruction.lr,
+            batch_size=instruction.batch_size,
+            seed=seed,
+            proximal_mu=instruction.proximal_mu,
+        )
     log.info(
         "node %s trained round %d on %d samples (loss %.4f)",
         identity.public.eth_address,
@@ -222,7 +251,12 @@ def train_and_commit(
             round=instruction.round,
             model=model_spec(instruction.dataset),
             parents=[instruction.parent_cid] if instruction.parent_cid else [],
-            metrics={"loss": result.loss, "samples": result.samples, "epochs": result.epochs},
+            metrics={
+                "loss": result.loss,
+                "samples": result.samples,
+                "epochs": result.epochs,
+                **dp_metrics,
+            },
         )
         if fault == "tamper-weights":
             published = faults.tamper_weights(ipfs, identity, published, path)

@@ -37,6 +37,7 @@ class AcceptedUpdate:
     samples: int
     train_loss: float | None
     flower_node_id: int | None = None
+    dp_epsilon: float | None = None
 
 
 @dataclass
@@ -60,6 +61,8 @@ class RoundRecord:
     report_cid: str | None = None
     resumed: bool = False
     open_tx: str | None = None
+    dp_epsilon: float | None = None
+    selection: dict[str, Any] | None = None
 
 
 @dataclass

@@ -54,7 +54,10 @@ def report_body(record: RunRecord, current: RoundRecord, **metrics: Any) -> dict
         "strategy": record.strategy,
         "quorum": record.quorum,
         "accepted": [
-            {k: v for k, v in asdict(a).items() if k != "flower_node_id"}
+            {
+                **asdict(a),
+                "flower_node_id": None if a.flower_node_id is None else str(a.flower_node_id),
+            }
             for a in sorted(current.accepted, key=lambda a: int(a.node, 16))
         ],
         "rejected": [
@@ -66,13 +69,21 @@ def report_body(record: RunRecord, current: RoundRecord, **metrics: Any) -> dict
             }
             for r in current.rejected
         ],
-        "selection": {"contributors": current.contributors, "weights": current.weights},
+        "selection": current.selection,
+        "contributions": {"contributors": current.contributors, "weights": current.weights},
         "merkle": {
             "root": current.accepted_root,
             "leaves": digests,
             "definition": "sha256 binary tree over sorted 32-byte leaves; odd node carried up",
         },
         "model_cid": current.model_cid,
+        "privacy": None
+        if current.dp_epsilon is None
+        else {
+            "mechanism": "DP-SGD at every node (Opacus), record-level",
+            "accountant": "RDP (Opacus), composed over all rounds of each node",
+            "epsilon": current.dp_epsilon,
+        },
         "metrics": {
             "accuracy": current.accuracy,
             "loss": current.loss,

@@ -20,8 +20,11 @@ from numpy.typing import NDArray
 from fqai.federation import task
 from fqai.federation.aggregation import make_strategy
 from fqai.federation.coordinator import Coordinator, coordinator_chain
+from fqai.federation.dp import DpSettings
+from fqai.federation.errors import FederationError
 from fqai.federation.node import unlock_identity
 from fqai.federation.records import RunRecord, weights_to_record
+from fqai.federation.selection import make_selector, selected_count
 from fqai.federation.strategy import VerifiedStrategy
 from fqai.ipfs.client import IpfsClient
 from fqai.trust.fetch import fetch_verified_manifest, fetch_weights_bytes
@@ -54,6 +57,21 @@ def strategy_params(config: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def dp_settings(config: dict[str, Any]) -> DpSettings | None:
+    """DP-SGD settings from the run config (``dp-epsilon`` > 0 turns it on), or ``None``."""
+    epsilon = float(config.get("dp-epsilon", 0) or 0)
+    if epsilon <= 0:
+        return None
+    if str(config.get("strategy", "fedavg")).lower() == "fedprox":
+        raise FederationError("DP-SGD cannot be combined with FedProx's proximal term")
+    return DpSettings(
+        target_epsilon=epsilon,
+        delta=float(config.get("dp-delta", 1e-5)),
+        max_grad_norm=float(config.get("dp-max-grad-norm", 1.0)),
+        planned_rounds=int(config.get("num-rounds", 2)),
+    )
+
+
 def default_quorum(min_nodes: int) -> int:
     """A strict majority of the nodes a round samples."""
     return min_nodes // 2 + 1
@@ -77,6 +95,16 @@ def main(grid: Grid, context: Context) -> None:
     strategy_name = str(config.get("strategy", "fedavg"))
     record = RunRecord(federation_id=federation_id, dataset=dataset, strategy=strategy_name)
     try:
+        dp = dp_settings(config)
+        selection = str(config.get("selection", "all"))
+        # The default seed is the federation's id: a coordinator that restarts mid-round picks
+        # the same nodes again (their commitments in the open round stay usable).
+        seed = int(config.get("selection-seed", -1))
+        selector = make_selector(
+            selection,
+            seed=seed if seed >= 0 else federation_id,
+            min_nodes=int(config.get("min-select", 1)),
+        )
         passphrase = str(config.get("coordinator-passphrase-file", "")) or None
         identity = unlock_identity(
             Path(str(config["coordinator-keystore"])), Path(passphrase) if passphrase else None
@@ -99,8 +127,10 @@ def main(grid: Grid, context: Context) -> None:
                 data_seed=data_seed,
                 strategy_name=strategy_name,
                 quorum=int(config.get("quorum", 0))
-                or default_quorum(int(config.get("min-nodes", 2))),
+                or default_quorum(selected_count(selection, int(config.get("min-nodes", 2)))),
                 work_dir=record_path.parent / "coordinator",
+                dp=dp,
+                record_path=record_path,
             )
             record = coordinator.record
             done = coordinator.resume()
@@ -116,7 +146,9 @@ def main(grid: Grid, context: Context) -> None:
                     "fqai-local-epochs": int(config.get("local-epochs", 1)),
                     "fqai-lr": float(config.get("lr", 0.05)),
                     "fqai-batch-size": int(config.get("batch-size", 32)),
+                    **(dp.to_config() if dp is not None else {}),
                 },
+                selector,
             )
             if coordinator.last_model_cid:
                 initial = model_weights(ipfs, coordinator.last_model_cid)

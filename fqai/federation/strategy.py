@@ -18,6 +18,7 @@ from flwr.serverapp.strategy import Strategy
 from fqai.federation.coordinator import Coordinator
 from fqai.federation.errors import FederationError, QuorumError, UpdateRejectedError
 from fqai.federation.records import Rejection, record_to_weights, weights_to_record
+from fqai.federation.selection import AllNodes, Selector
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class VerifiedStrategy(Strategy):
         Chain, IPFS and keys of the coordinator.
     train_settings
         Extra ``fqai-*`` entries for every train message (dataset, epochs, lr, ...).
+    selector
+        Chooses the round's nodes among those the inner strategy proposes (default: all).
     """
 
     def __init__(
@@ -42,10 +45,12 @@ class VerifiedStrategy(Strategy):
         inner: Strategy,
         coordinator: Coordinator,
         train_settings: dict[str, int | float | str],
+        selector: Selector | None = None,
     ) -> None:
         self.inner = inner
         self.coordinator = coordinator
         self.train_settings = dict(train_settings)
+        self.selector: Selector = selector or AllNodes()
 
     def summary(self) -> None:
         log.info("fqai verified strategy around %s", type(self.inner).__name__)
@@ -60,7 +65,18 @@ class VerifiedStrategy(Strategy):
         config["fqai-parent"] = self.coordinator.last_model_cid or ""
         for key, value in self.train_settings.items():
             config[key] = value
-        return self.inner.configure_train(server_round, arrays, config, grid)
+        proposed = list(self.inner.configure_train(server_round, arrays, config, grid))
+        selection = self.selector.select([m.metadata.dst_node_id for m in proposed], chain_round)
+        assert self.coordinator.current is not None
+        self.coordinator.current.selection = selection.to_json()
+        log.info(
+            "round %d: %s selection chose %d of %d node(s)",
+            chain_round,
+            selection.method,
+            len(selection.chosen),
+            len(selection.candidates),
+        )
+        return [m for m in proposed if m.metadata.dst_node_id in selection.chosen]
 
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]

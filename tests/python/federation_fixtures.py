@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,3 +116,74 @@ def deployed_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deploye
                 os.environ.pop(DEPLOYMENTS_ENV, None)
             else:
                 os.environ[DEPLOYMENTS_ENV] = old
+
+
+# --------------------------------------------------------------------------- CLI processes
+
+FQAI = [str(Path(sys.executable).parent / "fqai")]
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``fqai <args>`` to completion, output captured."""
+    return subprocess.run(
+        [*FQAI, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def stop_process(process: subprocess.Popen[str]) -> None:
+    """SIGTERM a process started in its own session; SIGKILL its group if it lingers."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+def start_cli_nodes(
+    base: Path,
+    federation_id: int,
+    superlink: str,
+    ipfs_api: str,
+    common: list[str],
+    faults: dict[int, str] | None = None,
+    count: int = 4,
+) -> list[subprocess.Popen[str]]:
+    """``fqai node start`` for keystores ``base/keys/node<i>``; returns once all connected.
+
+    On failure the processes already started are stopped before the error propagates.
+    """
+    processes: list[subprocess.Popen[str]] = []
+    try:
+        for i in range(count):
+            args = [
+                *FQAI, "node", "start", "--federation-id", str(federation_id),
+                "--superlink", superlink, "--partition-id", str(i),
+                "--num-partitions", str(count), "--keystore", str(base / "keys" / f"node{i}"),
+                "--ipfs-api", ipfs_api, "--work-dir", str(base / f"node{i}"),
+                *common,
+            ]  # fmt: skip
+            if faults and i in faults:
+                args += ["--test-fault", faults[i]]
+            out = (base / f"node{i}.out").open("w")
+            processes.append(
+                subprocess.Popen(
+                    args, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
+                )
+            )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            outs = [(base / f"node{i}.out").read_text() for i in range(count)]
+            if all("SuperNode connected" in o for o in outs):
+                break
+            assert all(p.poll() is None for p in processes), outs
+            time.sleep(0.5)
+        else:
+            raise AssertionError("nodes did not start")
+        time.sleep(3)  # let every SuperNode register with the SuperLink
+    except BaseException:
+        for process in processes:
+            stop_process(process)
+        raise
+    return processes

@@ -152,10 +152,13 @@ def test_rounds_finalised_on_chain_and_model_minted(federation_run: FederationRu
             assert report["merkle"]["leaves"] == sorted(
                 a["manifest_digest"] for a in rnd["accepted"]
             )
-            assert report["selection"] == {
+            assert report["contributions"] == {
                 "contributors": list(event.contributors),
                 "weights": list(event.weights),
             }
+            assert report["selection"]["method"] == "all"
+            assert len(report["selection"]["chosen"]) == NUM_NODES
+            assert report["privacy"] is None
             assert report["model_cid"] == event.global_manifest_cid
             assert [r["reason"] for r in report["rejected"]] == ["key-mismatch"]
             assert report["metrics"]["accuracy"] == rnd["accuracy"]

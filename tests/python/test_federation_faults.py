@@ -10,11 +10,6 @@ not its manifest's in round 3. Every round must finalise with the two honest nod
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +32,14 @@ from fqai.keystore import NodeIdentity
 from fqai.trust.publish import publish_artifact
 from fqai.weights import save_weights
 from tests.python.conftest import PASSPHRASE, make_identity
-from tests.python.federation_fixtures import DeployedChain, deployed_chain  # noqa: F401
+from tests.python.federation_fixtures import (  # noqa: F401
+    DeployedChain,
+    deployed_chain,
+    run_cli,
+    start_cli_nodes,
+    stop_process,
+)
 
-FQAI = [str(Path(sys.executable).parent / "fqai")]
 STAKE = 10**17
 REWARD = 10**16
 CRASH, FAULTY = 2, 3
@@ -54,22 +54,6 @@ class CliRun:
     keys: Path
     passphrase: Path
     chain: DeployedChain
-
-
-def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*FQAI, *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
@@ -98,41 +82,11 @@ def cli_run(
         "--deployments-dir", str(deployed_chain.deployments_dir),
         "--passphrase-file", str(passphrase),
     ]  # fmt: skip
-    processes: list[subprocess.Popen[str]] = []
     with SuperLink(base / "superlink.log") as link:
+        fault = {CRASH: "crash", FAULTY: "tamper-weights,bad-signature,wrong-commitment"}
+        processes = start_cli_nodes(base, fed, link.address, ipfs_node.api_address, common, fault)
         try:
-            for i in range(4):
-                fault = {CRASH: "crash", FAULTY: "tamper-weights,bad-signature,wrong-commitment"}
-                args = [
-                    *FQAI, "node", "start", "--federation-id", str(fed),
-                    "--superlink", link.address, "--partition-id", str(i),
-                    "--num-partitions", "4", "--keystore", str(base / "keys" / f"node{i}"),
-                    "--ipfs-api", ipfs_node.api_address, "--work-dir", str(base / f"node{i}"),
-                    *common,
-                ]  # fmt: skip
-                if i in fault:
-                    args += ["--test-fault", fault[i]]
-                out = (base / f"node{i}.out").open("w")
-                processes.append(
-                    subprocess.Popen(
-                        args,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        text=True,
-                        start_new_session=True,
-                    )
-                )
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                outs = [(base / f"node{i}.out").read_text() for i in range(4)]
-                if all("SuperNode connected" in o for o in outs):
-                    break
-                assert all(p.poll() is None for p in processes), outs
-                time.sleep(0.5)
-            else:
-                raise AssertionError("nodes did not start")
-            time.sleep(3)  # let every SuperNode register with the SuperLink
-            run = _cli(
+            run = run_cli(
                 "federation", "run", "--federation-id", str(fed), "--rounds", str(ROUNDS),
                 "--min-nodes", "3", "--quorum", "2", "--local-epochs", "1",
                 "--superlink", link.address, "--work-dir", str(base / "run"),
@@ -143,7 +97,7 @@ def cli_run(
             assert run.returncode == 0, run.stdout + run.stderr
         finally:
             for process in processes:
-                _stop(process)
+                stop_process(process)
     record = json.loads((base / "run" / "record.json").read_text())
     yield CliRun(fed, record, nodes, base / "keys", passphrase, deployed_chain)
 
@@ -168,7 +122,7 @@ def test_rounds_survive_crash_and_faulty_updates(cli_run: CliRun) -> None:
     assert record["token_id"] is not None
 
 
-def test_claim_rewards_cli(cli_run: CliRun) -> None:
+def test_claim_rewardsrun_cli(cli_run: CliRun) -> None:
     common = [
         "--federation-id", str(cli_run.federation_id),
         "--rpc-url", cli_run.chain.rpc_url,
@@ -178,16 +132,16 @@ def test_claim_rewards_cli(cli_run: CliRun) -> None:
     chain = cli_run.chain.client(None)
     node = cli_run.nodes[0].public.eth_address
     before = chain.balance(node)
-    claimed = _cli("node", "claim-rewards", "--keystore", str(cli_run.keys / "node0"), *common)
+    claimed = run_cli("node", "claim-rewards", "--keystore", str(cli_run.keys / "node0"), *common)
     assert claimed.returncode == 0, claimed.stdout + claimed.stderr
     info = json.loads(claimed.stdout.strip().splitlines()[-1])
     assert info["rounds"] == [1, 2, 3]
     assert 0 < info["claimed"] == info["withdrawn"] < ROUNDS * REWARD
     assert chain.balance(node) > before  # gas is far below the reward on Anvil
-    again = _cli("node", "claim-rewards", "--keystore", str(cli_run.keys / "node0"), *common)
+    again = run_cli("node", "claim-rewards", "--keystore", str(cli_run.keys / "node0"), *common)
     assert json.loads(again.stdout.strip().splitlines()[-1])["claimed"] == 0
     assert "already claimed" in again.stdout
-    other = _cli(
+    other = run_cli(
         "node", "claim-rewards", "--keystore", str(cli_run.keys / f"node{FAULTY}"), *common
     )
     assert json.loads(other.stdout.strip().splitlines()[-1])["claimed"] == 0
