@@ -84,7 +84,8 @@ contract ModelNFT is ERC721, ERC2981, Ownable2Step, IModelNFT {
             federationId: params.federationId,
             round: params.round,
             mintedAt: uint64(block.timestamp),
-            parentTokenId: params.parentTokenId,
+            // An existing parent id is below `_nextTokenId`, which never reaches 2^64.
+            parentTokenId: uint64(params.parentTokenId),
             minter: msg.sender
         });
         if (params.royaltyBps != 0) {

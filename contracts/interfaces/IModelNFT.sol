@@ -21,7 +21,7 @@ interface IModelNFT {
         uint64 federationId;
         uint32 round;
         uint64 mintedAt;
-        uint256 parentTokenId;
+        uint64 parentTokenId;
         address minter;
     }
 

@@ -79,6 +79,7 @@ class RunRecord:
     mint_tx: str | None = None
     final_model_cid: str | None = None
     error: str | None = None
+    aggregation: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

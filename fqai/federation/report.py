@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import base64
 from dataclasses import asdict, dataclass
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from fqai.crypto import mldsa
 from fqai.errors import FqaiError
@@ -53,6 +56,14 @@ def report_body(record: RunRecord, current: RoundRecord, **metrics: Any) -> dict
         "round": current.round,
         "strategy": record.strategy,
         "quorum": record.quorum,
+        "aggregation": {
+            **record.aggregation,
+            "order": "accepted updates by ascending node address",
+            "weights": "num-examples = the update's signed samples",
+            "output": "cast to the model's dtypes (float32), saved as safetensors",
+            "flwr": version("flwr"),
+            "numpy": np.__version__,
+        },
         "accepted": [
             {
                 **asdict(a),

@@ -133,6 +133,7 @@ def main(grid: Grid, context: Context) -> None:
                 record_path=record_path,
             )
             record = coordinator.record
+            record.aggregation = {"strategy": strategy_name, "params": strategy_params(config)}
             done = coordinator.resume()
             num_rounds = int(config.get("num-rounds", 2)) - done
             if num_rounds <= 0:

@@ -84,7 +84,7 @@ class VerifiedStrategy(Strategy):
         coordinator = self.coordinator
         assert coordinator.current is not None
         chain_round = coordinator.current.round
-        accepted: list[Message] = []
+        accepted: list[tuple[int, Message]] = []
         for msg in replies:
             node_id = msg.metadata.src_node_id
             if msg.has_error():
@@ -113,7 +113,7 @@ class VerifiedStrategy(Strategy):
             msg.content = RecordDict(
                 {"arrays": weights_to_record(weights), "metrics": MetricRecord(metrics)}
             )
-            accepted.append(msg)
+            accepted.append((int(update.node, 16), msg))
         if len(accepted) < coordinator.quorum:
             # Stop the run: the round stays open on-chain, nothing is half-finalised, and a
             # coordinator started again within the commit window resumes it.
@@ -121,7 +121,10 @@ class VerifiedStrategy(Strategy):
                 f"round {chain_round}: {len(accepted)} update(s) accepted, quorum is "
                 f"{coordinator.quorum}; the round is not finalised"
             )
-        arrays, metrics = self.inner.aggregate_train(server_round, accepted)
+        # Canonical order (ascending node address), whatever order the replies arrived in: the
+        # aggregate is then a pure function of the accepted set, recomputable from the report.
+        ordered = [msg for _, msg in sorted(accepted, key=lambda pair: pair[0])]
+        arrays, metrics = self.inner.aggregate_train(server_round, ordered)
         if arrays is None:
             raise FederationError(f"round {chain_round}: the strategy produced no model")
         coordinator.finalize(record_to_weights(arrays))

@@ -159,6 +159,10 @@ def test_rounds_finalised_on_chain_and_model_minted(federation_run: FederationRu
             assert report["selection"]["method"] == "all"
             assert len(report["selection"]["chosen"]) == NUM_NODES
             assert report["privacy"] is None
+            assert report["aggregation"]["strategy"] == "fedavg"
+            assert report["aggregation"]["params"]["min_train_nodes"] == NUM_NODES
+            assert report["aggregation"]["order"] == "accepted updates by ascending node address"
+            assert [a["node"] for a in report["accepted"]] == list(event.contributors)
             assert report["model_cid"] == event.global_manifest_cid
             assert [r["reason"] for r in report["rejected"]] == ["key-mismatch"]
             assert report["metrics"]["accuracy"] == rnd["accuracy"]
