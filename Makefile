@@ -77,6 +77,7 @@ bench: setup
 	$(VENV)/bin/python bench/federation_scale.py
 	$(VENV)/bin/python bench/federation_dp_sgd.py
 	$(VENV)/bin/python bench/federation_simulation.py
+	$(VENV)/bin/python bench/recompute_bench.py
 
 fuzz: setup
 	FQAI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FQAI_FUZZ_STEPS=25 brownie test tests/contracts/test_invariants.py --network development

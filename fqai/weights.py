@@ -178,6 +178,20 @@ def describe_file(path: Path) -> WeightsInfo:
     return describe_bytes(Path(path).read_bytes(), str(path))
 
 
+def weights_bytes(tensors: Mapping[str, Any]) -> bytes:
+    """``tensors`` (numpy arrays or torch tensors) serialised as safetensors bytes."""
+    if not tensors:
+        raise WeightsError("refusing to save an empty set of tensors")
+    first = next(iter(tensors.values()))
+    if type(first).__module__.startswith("torch"):
+        from safetensors.torch import save as save_torch
+
+        return save_torch(dict(tensors))
+    from safetensors.numpy import save as save_numpy
+
+    return save_numpy(dict(tensors))
+
+
 def save_weights(tensors: Mapping[str, Any], path: Path) -> WeightsInfo:
     """Write ``tensors`` (numpy arrays or torch tensors) as safetensors, atomically.
 
@@ -186,17 +200,7 @@ def save_weights(tensors: Mapping[str, Any], path: Path) -> WeightsInfo:
     WeightsInfo
         What the manifest should record about the file.
     """
-    if not tensors:
-        raise WeightsError("refusing to save an empty set of tensors")
-    first = next(iter(tensors.values()))
-    if type(first).__module__.startswith("torch"):
-        from safetensors.torch import save as save_torch
-
-        data = save_torch(dict(tensors))
-    else:
-        from safetensors.numpy import save as save_numpy
-
-        data = save_numpy(dict(tensors))
+    data = weights_bytes(tensors)
     info = describe_bytes(data, str(path))
     write_bytes_atomic(Path(path), data, 0o644)
     log.info(

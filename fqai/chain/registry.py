@@ -365,6 +365,17 @@ class FederationRegistry:
             )
         return out
 
+    def round_commitments(self, federation_id: int, round_: int) -> dict[str, str]:
+        """Every node's committed manifest digest in a round (``UpdateCommitted`` events)."""
+        return {
+            to_checksum_address(e["args"]["node"]): hex32(e["args"]["manifestDigest"])
+            for e in self.chain.events(
+                REGISTRY,
+                "UpdateCommitted",
+                filters={"federationId": federation_id, "round": round_},
+            )
+        }
+
     def minted_models(self, federation_id: int) -> dict[int, int]:
         """Tokens minted from the federation: round -> token id (``ModelMintedFromFederation``)."""
         return {

@@ -5,6 +5,10 @@ on-chain provenance, every signer is checked against the chain (the token's sign
 for federation updates, the key each node registered when it joined) and the token's weights
 digest and federation round are compared with the manifest.
 
+With ``--recompute`` (a federation model token), every round up to the token's is then
+recomputed from its signed updates (:mod:`fqai.federation.recompute`) and the first round that
+does not match is named with the reason.
+
 Exit status: 0 every check passed; 1 a check failed (the first failing check is named);
 3 the IPFS API could not be reached, so nothing could be verified.
 """
@@ -117,6 +121,89 @@ def _chain_for(rpc_url: str | None, deployments_dir: str | None) -> ChainClient:
 
 
 @report_errors
+def _recompute(
+    chain: ChainClient, client: IpfsClient, token_id: int, only_round: int | None, quiet: bool
+) -> dict[str, Any]:
+    """Recompute the token's federation rounds; print a table; return the JSON summary."""
+    from rich.table import Table
+
+    from fqai.chain import FederationRegistry
+    from fqai.federation.recompute import RecomputeError, recompute_federation
+
+    registry = FederationRegistry(chain)
+    provenance = registry.provenance(token_id)
+    if provenance.federation_id == 0:
+        raise FqaiError(f"token {token_id} was not minted from a federation; nothing to recompute")
+    summary: dict[str, Any] = {
+        "federation_id": provenance.federation_id,
+        "rounds": [],
+        "ok": False,
+        "ipfs_unavailable": False,
+    }
+    with Progress(console=err_console, transient=True, disable=quiet) as progress:
+        task = progress.add_task("recomputing rounds", total=None)
+
+        def step(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            results = recompute_federation(
+                client,
+                registry,
+                provenance.federation_id,
+                up_to_round=provenance.round,
+                only_round=only_round,
+                progress=step,
+            )
+        except RecomputeError as exc:
+            summary["failure"] = {"round": exc.round, "reason": exc.reason, "detail": exc.detail}
+            if not quiet:
+                console.print(
+                    f"[bold red]RECOMPUTE FAILED[/]: round {exc.round} ({exc.reason}): "
+                    f"{exc.detail}",
+                    highlight=False,
+                )
+            return summary
+        except IpfsUnavailableError as exc:
+            summary["ipfs_unavailable"] = True
+            summary["failure"] = {"reason": "ipfs-unavailable", "detail": str(exc)}
+            if not quiet:
+                console.print(f"[bold red]RECOMPUTE NOT RUN[/]: {exc}", highlight=False)
+            return summary
+    summary["ok"] = True
+    summary["rounds"] = [
+        {
+            "round": r.round,
+            "strategy": r.strategy,
+            "updates": r.updates,
+            "weights_sha256": r.weights_sha256,
+            "model_cid": r.model_cid,
+            "report_cid": r.report_cid,
+            "fetch_seconds": round(r.fetch_seconds, 3),
+            "aggregate_seconds": round(r.aggregate_seconds, 3),
+        }
+        for r in results
+    ]
+    if not quiet:
+        table = Table(title=f"aggregation re-verified, federation {provenance.federation_id}")
+        for column in ("round", "strategy", "updates", "weights sha256", "fetch s", "aggregate s"):
+            table.add_column(column)
+        for r in results:
+            table.add_row(
+                str(r.round),
+                r.strategy,
+                str(r.updates),
+                r.weights_sha256[:16] + "…",
+                f"{r.fetch_seconds:.2f}",
+                f"{r.aggregate_seconds:.3f}",
+            )
+        console.print(table)
+        console.print(
+            f"[bold green]RECOMPUTED[/]: {len(results)} round(s) match the chain bit for bit"
+        )
+    return summary
+
+
 def verify_command(
     cid: Annotated[str, typer.Argument(help="CID of the signed manifest, or a model token id.")],
     ipfs_api: IpfsApiOption = None,
@@ -147,9 +234,25 @@ def verify_command(
         float, typer.Option("--timeout", min=0.1, help="Seconds per IPFS request.")
     ] = 30.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    recompute: Annotated[
+        bool,
+        typer.Option(
+            "--recompute",
+            help="For a federation model token: re-run every round's aggregation from the signed "
+            "updates and compare with the digests finalised on-chain.",
+        ),
+    ] = False,
+    round_: Annotated[
+        int | None, typer.Option("--round", min=1, help="With --recompute: only this round.")
+    ] = None,
 ) -> None:
     """Verify a signed artifact: manifest CID, format, signature, signer, weights, parents."""
+    if (recompute or round_ is not None) and not cid.isdigit():
+        raise typer.BadParameter("--recompute needs a model token id", param_hint="--recompute")
+    if round_ is not None and not recompute:
+        raise typer.BadParameter("--round goes with --recompute", param_hint="--round")
     chain = _chain_for(rpc_url, deployments_dir) if cid.isdigit() else None
+    recomputed: dict[str, Any] = {}
     resolver = None
     if trusted_key_digest:
         try:
@@ -190,6 +293,8 @@ def verify_command(
             report = verify_token(
                 chain, client, int(cid), check_weights=weights, max_depth=max_depth
             )
+            if recompute and report.first_failure() is None:
+                recomputed = _recompute(chain, client, int(cid), round_, as_json)
         else:
             report = verify_artifact(
                 client,
@@ -202,7 +307,10 @@ def verify_command(
 
     failure = report.first_failure()
     if as_json:
-        typer.echo(json.dumps(_report_json(report), indent=2))
+        out = _report_json(report)
+        if recompute and failure is None:
+            out["recompute"] = recomputed
+        typer.echo(json.dumps(out, indent=2))
     else:
         tree = Tree(f"fqai verify (IPFS API {address})")
         _add_report(tree, report)
@@ -216,6 +324,8 @@ def verify_command(
                 f"for {where.cid}: {check.detail}",
                 highlight=False,
             )
+    if recompute and failure is None and not recomputed["ok"]:
+        raise typer.Exit(EXIT_IPFS_UNAVAILABLE if recomputed["ipfs_unavailable"] else EXIT_FAILURE)
     if failure is not None:
         code = (
             EXIT_IPFS_UNAVAILABLE

@@ -56,7 +56,7 @@ from fqai.ipfs.client import IpfsClient
 from fqai.keystore import NodeIdentity
 from fqai.trust.fetch import fetch_verified_manifest, fetch_weights_bytes
 from fqai.trust.publish import PublishedArtifact, publish_artifact
-from fqai.weights import load_bytes, save_weights
+from fqai.weights import describe_file, load_bytes, save_weights
 
 log = logging.getLogger(__name__)
 ZERO_DIGEST = "0x" + "00" * 32
@@ -92,6 +92,7 @@ class Coordinator:
     dataset: str
     data_seed: int = 0
     strategy_name: str = "fedavg"
+    strategy_params: dict[str, Any] = field(default_factory=dict)
     quorum: int = 1
     work_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fqai-coord-")))
     dp: DpSettings | None = None
@@ -113,6 +114,7 @@ class Coordinator:
             dataset=self.dataset,
             strategy=self.strategy_name,
             quorum=self.quorum,
+            aggregation={"strategy": self.strategy_name, "params": dict(self.strategy_params)},
         )
         self._test = task.load_dataset(self.dataset, seed=self.data_seed)
         state = self.registry.federation(self.federation_id)
@@ -291,6 +293,7 @@ class Coordinator:
                 f"round {current.round}: {len(current.accepted)} update(s) accepted, quorum is "
                 f"{self.quorum}; the round is not finalised"
             )
+        self._account_for_silent_commitments(current)
         model = task.build_model(self.dataset)
         task.set_weights(model, weights)
         result = task.evaluate(model, self._test.x_test, self._test.y_test)
@@ -310,6 +313,21 @@ class Coordinator:
         path = self.work_dir / f"round-model-f{self.federation_id}-r{current.round}.safetensors"
         self.work_dir.mkdir(parents=True, exist_ok=True)
         save_weights(task.get_weights(model), path)
+        contributors, weights_ppm = contribution_weights(
+            {a.node: a.samples for a in current.accepted}
+        )
+        root = accepted_root([a.manifest_digest for a in current.accepted])
+        current.contributors = contributors
+        current.weights = weights_ppm
+        current.accepted_root = root
+        current.model_weights_sha256 = describe_file(path).sha256
+        current.accuracy = result.accuracy
+        current.loss = result.loss
+        # The report is pinned first, and the round model links it: from the chain's round
+        # event anyone reaches the model, then the report that recomputes it.
+        current.report_cid = publish_round_report(
+            self.ipfs, self.identity, self.record, current, test_samples=result.samples
+        )
         published = publish_artifact(
             self.ipfs,
             self.identity,
@@ -326,22 +344,10 @@ class Coordinator:
                 "contributors": len(current.accepted),
                 **privacy,
             },
+            round_report=current.report_cid,
         )
-        contributors, weights_ppm = contribution_weights(
-            {a.node: a.samples for a in current.accepted}
-        )
-        root = accepted_root([a.manifest_digest for a in current.accepted])
-        current.contributors = contributors
-        current.weights = weights_ppm
-        current.accepted_root = root
         current.model_cid = published.manifest_cid
         current.model_digest = published.manifest_digest
-        current.accuracy = result.accuracy
-        current.loss = result.loss
-        # The report is pinned before the chain hears of the round: no round without its report.
-        current.report_cid = publish_round_report(
-            self.ipfs, self.identity, self.record, current, test_samples=result.samples
-        )
         tx = self.registry.finalize_round(
             self.federation_id,
             current.round,
@@ -367,6 +373,23 @@ class Coordinator:
             published.manifest_cid,
         )
         return current
+
+    def _account_for_silent_commitments(self, current: RoundRecord) -> None:
+        """Record as ``no-reply`` every on-chain commitment of the round whose update never
+        reached the coordinator, so the report accounts for every commitment."""
+        heard = {a.node for a in current.accepted} | {r.node for r in current.rejected if r.node}
+        for node, digest in self.registry.round_commitments(
+            self.federation_id, current.round
+        ).items():
+            if node not in heard:
+                self.reject(
+                    Rejection(
+                        current.round,
+                        "no-reply",
+                        f"committed {digest} on-chain but no update reached the coordinator",
+                        node=node,
+                    )
+                )
 
     def adopt_last_model(self) -> None:
         """Take the last round model finalised by an earlier run as the one to mint."""

@@ -53,6 +53,7 @@ class RoundRecord:
     accepted_root: str | None = None
     model_cid: str | None = None
     model_digest: str | None = None
+    model_weights_sha256: str | None = None
     accuracy: float | None = None
     loss: float | None = None
     client_accuracy: float | None = None

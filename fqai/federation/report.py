@@ -87,7 +87,7 @@ def report_body(record: RunRecord, current: RoundRecord, **metrics: Any) -> dict
             "leaves": digests,
             "definition": "sha256 binary tree over sorted 32-byte leaves; odd node carried up",
         },
-        "model_cid": current.model_cid,
+        "model": {"weights_sha256": current.model_weights_sha256},
         "privacy": None
         if current.dp_epsilon is None
         else {

@@ -126,6 +126,7 @@ def main(grid: Grid, context: Context) -> None:
                 dataset=dataset,
                 data_seed=data_seed,
                 strategy_name=strategy_name,
+                strategy_params=strategy_params(config),
                 quorum=int(config.get("quorum", 0))
                 or default_quorum(selected_count(selection, int(config.get("min-nodes", 2)))),
                 work_dir=record_path.parent / "coordinator",
@@ -133,7 +134,6 @@ def main(grid: Grid, context: Context) -> None:
                 record_path=record_path,
             )
             record = coordinator.record
-            record.aggregation = {"strategy": strategy_name, "params": strategy_params(config)}
             done = coordinator.resume()
             num_rounds = int(config.get("num-rounds", 2)) - done
             if num_rounds <= 0:

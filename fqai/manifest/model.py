@@ -254,11 +254,14 @@ class Manifest:
     created_at: str
     parents: tuple[str, ...] = ()
     metrics: dict[str, int | float] = field(default_factory=dict)
+    round_report: str | None = None
     schema: str = SCHEMA_ID
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object that is canonicalised and signed."""
+        optional = {} if self.round_report is None else {"round_report": self.round_report}
         return {
+            **optional,
             "schema": self.schema,
             "kind": self.kind,
             "federation_id": self.federation_id,
@@ -303,7 +306,7 @@ class Manifest:
                 "signer",
                 "created_at",
             },
-            set(),
+            {"round_report"},
         )
         if obj["schema"] != SCHEMA_ID:
             raise _fail("schema", f"unsupported schema {obj['schema']!r}, expected {SCHEMA_ID!r}")
@@ -327,6 +330,11 @@ class Manifest:
             _expect_str(name, f"metrics key {name!r}", METRIC_NAME_RE)
             if not _is_number(number):
                 raise _fail(f"metrics.{name}", f"must be a finite number, got {number!r}")
+        round_report = None
+        if "round_report" in obj:
+            if obj["kind"] != "round-model":
+                raise _fail("round_report", "only a round-model manifest links a round report")
+            round_report = _expect_cid(obj["round_report"], "round_report", raw_only=True)
         created_at = _expect_str(obj["created_at"], "created_at", CREATED_AT_RE)
         try:
             dt.datetime.strptime(created_at[:19], "%Y-%m-%dT%H:%M:%S")
@@ -343,4 +351,5 @@ class Manifest:
             metrics=dict(metrics),
             signer=Signer.from_json(obj["signer"]),
             created_at=created_at,
+            round_report=round_report,
         )

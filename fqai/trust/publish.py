@@ -55,6 +55,7 @@ def publish_artifact(
     metrics: Mapping[str, int | float] | None = None,
     created_at: str | None = None,
     public_key_by_cid: bool = False,
+    round_report: str | None = None,
 ) -> PublishedArtifact:
     """Add the weights, build and sign the manifest, add the envelope; return the CIDs.
 
@@ -80,6 +81,8 @@ def publish_artifact(
         RFC 3339 UTC time; default now.
     public_key_by_cid
         Store the public key as its own IPFS block and reference it by CID instead of inline.
+    round_report
+        For a ``round-model``: CID of the signed round report it was computed under.
 
     Raises
     ------
@@ -107,7 +110,9 @@ def publish_artifact(
         created_at=created_at or utc_now(),
         parents=tuple(parents),
         metrics=dict(metrics or {}),
+        round_report=round_report,
     )
+    manifest = manifest.validate()
     signed = sign_manifest(manifest, identity.mldsa)
     manifest_cid = client.add_bytes(signed.envelope_bytes)
     log.info(

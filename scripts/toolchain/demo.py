@@ -13,7 +13,8 @@
    data partitions and accounts train 3 rounds of a breast-cancer MLP through a Flower SuperLink;
    the coordinator checks every signed, committed update, finalises each round on-chain and
    mints the model NFT through the registry; nodes claim and withdraw their rewards; the model is
-   verified, listed and licensed, and its contributors claim their share of the licence revenue.
+   verified (every round's aggregation recomputed from the signed updates), listed and licensed,
+   and its contributors claim their share of the licence revenue.
 
 With a terminal attached the services keep running until Ctrl-C; otherwise (CI, pipes) everything
 is stopped before exit. FQAI_DEMO_KEEP=0/1 overrides.

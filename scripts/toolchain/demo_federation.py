@@ -261,19 +261,20 @@ def verify_and_sell(
     fqai_bin: Path,
     licensee: str,
 ) -> None:
-    """`fqai verify` the federation model, list it, sell a licence, pay contributors."""
+    """`fqai verify --recompute` the federation model (signatures, lineage, and every round's
+    aggregation re-run from the signed updates), list it, sell a licence, pay contributors."""
     chain = ChainClient.from_rpc(rpc_url, deployments_dir=deployments)
     # Token mode: the manifest CID comes from the token; the coordinator's key must be the one the
     # token records and every node's update key the one it registered when it joined.
     verify = subprocess.run(
         [
-            str(fqai_bin), "verify", str(demo.token_id), "--ipfs-api", ipfs_api,
+            str(fqai_bin), "verify", str(demo.token_id), "--recompute", "--ipfs-api", ipfs_api,
             "--rpc-url", rpc_url, "--deployments-dir", str(deployments),
         ],
         check=False,
     )  # fmt: skip
     if verify.returncode != 0:
-        raise SystemExit("fqai verify failed on the federation model")
+        raise SystemExit("fqai verify --recompute failed on the federation model")
     owner = Marketplace(chain.with_sender(KeySender(demo.coordinator.eth_private_key)))
     owner.list(demo.token_id, ETH)
     price = ETH // 20

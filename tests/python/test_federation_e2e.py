@@ -21,8 +21,13 @@ from fqai.federation.runtime import SuperLink, SuperNode, submit_run, write_app,
 from fqai.ipfs.client import IpfsClient
 from fqai.keystore import NodeIdentity
 from fqai.trust import verify_artifact
+from fqai.trust.fetch import fetch_verified_manifest
 from tests.python.conftest import PASSPHRASE, make_identity
-from tests.python.federation_fixtures import DeployedChain, deployed_chain  # noqa: F401
+from tests.python.federation_fixtures import (  # noqa: F401
+    DeployedChain,
+    deployed_chain,
+    run_cli,
+)
 
 NUM_NODES = 4
 BAD_NODE = 3
@@ -163,7 +168,9 @@ def test_rounds_finalised_on_chain_and_model_minted(federation_run: FederationRu
             assert report["aggregation"]["params"]["min_train_nodes"] == NUM_NODES
             assert report["aggregation"]["order"] == "accepted updates by ascending node address"
             assert [a["node"] for a in report["accepted"]] == list(event.contributors)
-            assert report["model_cid"] == event.global_manifest_cid
+            model = fetch_verified_manifest(ipfs, event.global_manifest_cid).manifest
+            assert model.round_report == rnd["report_cid"]  # the chain leads to the report
+            assert report["model"]["weights_sha256"] == model.weights.sha256
             assert [r["reason"] for r in report["rejected"]] == ["key-mismatch"]
             assert report["metrics"]["accuracy"] == rnd["accuracy"]
             assert report["coordinator"] == run.coordinator.public.eth_address
@@ -195,3 +202,29 @@ def test_node_with_unregistered_signing_key_is_rejected(federation_run: Federati
         # It did commit on-chain, but is not among the finalised contributors.
         assert run.registry.commitment(run.federation_id, rnd["round"], bad) != "0x" + "00" * 32
         assert bad not in rnd["contributors"]
+
+
+def test_every_round_recomputes_in_a_fresh_verifier_process(
+    federation_run: FederationRun,
+    deployed_chain: DeployedChain,  # noqa: F811
+) -> None:
+    """`fqai verify <token> --recompute`: a new process with nothing but the chain and IPFS
+    re-runs both rounds' aggregation and gets the finalised digests bit for bit."""
+    token = federation_run.record["token_id"]
+    common = [
+        "--rpc-url", deployed_chain.rpc_url,
+        "--deployments-dir", str(deployed_chain.deployments_dir),
+        "--ipfs-api", federation_run.ipfs_api,
+    ]  # fmt: skip
+    done = run_cli("verify", str(token), "--recompute", "--json", *common, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(done.stdout)["recompute"]
+    assert summary["ok"] and summary["federation_id"] == federation_run.federation_id
+    rounds = summary["rounds"]
+    assert [r["round"] for r in rounds] == [1, 2]
+    for r, rnd in zip(rounds, federation_run.record["rounds"], strict=True):
+        assert r["model_cid"] == rnd["model_cid"] and r["report_cid"] == rnd["report_cid"]
+        assert r["updates"] == NUM_NODES - 1 and r["strategy"] == "fedavg"
+    one = run_cli("verify", str(token), "--recompute", "--round", "2", "--json", *common)
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert [r["round"] for r in json.loads(one.stdout)["recompute"]["rounds"]] == [2]

@@ -220,3 +220,21 @@ def _report_cid(run: ResumedRun, round_: int) -> str:
             if rnd["round"] == round_ and rnd.get("report_cid") and rnd.get("finalized"):
                 return rnd["report_cid"]
     raise AssertionError(f"no report for round {round_}")
+
+
+def test_rounds_of_both_coordinators_recompute(
+    resumed_run: ResumedRun,
+    deployed_chain: DeployedChain,  # noqa: F811
+) -> None:
+    """Round 1 (first coordinator) and rounds 2-3 (the one that took over) all recompute."""
+    token = resumed_run.second["token_id"]
+    done = run_cli(
+        "verify", str(token), "--recompute", "--json",
+        "--rpc-url", deployed_chain.rpc_url,
+        "--deployments-dir", str(deployed_chain.deployments_dir),
+        "--ipfs-api", resumed_run.ipfs_api,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    rounds = json.loads(done.stdout)["recompute"]["rounds"]
+    assert [r["round"] for r in rounds] == [1, 2, 3]
