@@ -120,7 +120,6 @@ def _chain_for(rpc_url: str | None, deployments_dir: str | None) -> ChainClient:
     return ChainClient.from_rpc(url, deployments_dir=deployments_dir)
 
 
-@report_errors
 def _recompute(
     chain: ChainClient, client: IpfsClient, token_id: int, only_round: int | None, quiet: bool
 ) -> dict[str, Any]:
@@ -204,6 +203,7 @@ def _recompute(
     return summary
 
 
+@report_errors
 def verify_command(
     cid: Annotated[str, typer.Argument(help="CID of the signed manifest, or a model token id.")],
     ipfs_api: IpfsApiOption = None,

@@ -240,3 +240,18 @@ def test_public_key_by_cid_round_trip(manifest: Manifest, identity: NodeIdentity
     parsed = parse_envelope(sign_manifest(by_cid, identity.mldsa).envelope_bytes)
     assert parsed.manifest.signer.public_key is None
     assert parsed.manifest.signer.public_key_cid == key_cid
+
+
+def test_round_model_links_its_round_report(manifest: Manifest, identity: NodeIdentity) -> None:
+    report = cid_for_raw_block(b"round report")
+    linked = Manifest(**{**manifest.__dict__, "kind": "round-model", "round_report": report})
+    signed = sign_manifest(linked, identity.mldsa)
+    parsed = parse_envelope(signed.envelope_bytes).manifest
+    assert parsed.round_report == report
+    assert json.loads(signed.envelope_bytes)["manifest"]["round_report"] == report
+    # Without the field the manifest is what it was before the field existed.
+    assert "round_report" not in manifest.to_json()
+    with pytest.raises(ManifestError, match="round_report"):
+        Manifest.from_json({**manifest.to_json(), "round_report": report})  # kind is update
+    with pytest.raises(ManifestError, match="round_report"):
+        Manifest.from_json({**linked.to_json(), "round_report": "not-a-cid"})

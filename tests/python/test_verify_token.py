@@ -143,3 +143,25 @@ def test_cli_verify_accepts_a_token_id(
     assert "VERIFIED" in ok.output and "token weights digest" in ok.output
     assert missing.exit_code != 0
     assert "ERC721NonexistentToken" in missing.output
+
+
+def test_recompute_needs_a_federation_token(
+    deployed_chain: DeployedChain,
+    ipfs_node,
+    ipfs_client,
+    identity,
+    published,
+) -> None:
+    artifact, weights = published
+    token = _mint(deployed_chain, artifact, weights, identity.public.mldsa_key_digest)
+    common = [
+        "--ipfs-api", ipfs_node.api_address, "--rpc-url", deployed_chain.rpc_url,
+        "--deployments-dir", str(deployed_chain.deployments_dir),
+    ]  # fmt: skip
+    outside = runner.invoke(app, ["verify", str(token), "--recompute", *common])
+    assert outside.exit_code == 1
+    assert "not minted from a federation" in outside.output
+    by_cid = runner.invoke(app, ["verify", artifact.manifest_cid, "--recompute", *common])
+    assert by_cid.exit_code != 0 and "needs a model token id" in by_cid.output
+    lone = runner.invoke(app, ["verify", str(token), "--round", "1", *common])
+    assert lone.exit_code != 0 and "--round goes with --recompute" in lone.output
