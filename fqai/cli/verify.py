@@ -122,8 +122,8 @@ def _chain_for(rpc_url: str | None, deployments_dir: str | None) -> ChainClient:
 
 def _recompute(
     chain: ChainClient, client: IpfsClient, token_id: int, only_round: int | None, quiet: bool
-) -> dict[str, Any]:
-    """Recompute the token's federation rounds; print a table; return the JSON summary."""
+) -> tuple[dict[str, Any], list[Any]]:
+    """Recompute the token's federation rounds; return the JSON summary and what to print."""
     from rich.table import Table
 
     from fqai.chain import FederationRegistry
@@ -156,19 +156,12 @@ def _recompute(
             )
         except RecomputeError as exc:
             summary["failure"] = {"round": exc.round, "reason": exc.reason, "detail": exc.detail}
-            if not quiet:
-                console.print(
-                    f"[bold red]RECOMPUTE FAILED[/]: round {exc.round} ({exc.reason}): "
-                    f"{exc.detail}",
-                    highlight=False,
-                )
-            return summary
+            text = f"[bold red]RECOMPUTE FAILED[/]: round {exc.round} ({exc.reason}): {exc.detail}"
+            return summary, [text]
         except IpfsUnavailableError as exc:
             summary["ipfs_unavailable"] = True
             summary["failure"] = {"reason": "ipfs-unavailable", "detail": str(exc)}
-            if not quiet:
-                console.print(f"[bold red]RECOMPUTE NOT RUN[/]: {exc}", highlight=False)
-            return summary
+            return summary, [f"[bold red]RECOMPUTE NOT RUN[/]: {exc}"]
     summary["ok"] = True
     summary["rounds"] = [
         {
@@ -183,24 +176,20 @@ def _recompute(
         }
         for r in results
     ]
-    if not quiet:
-        table = Table(title=f"aggregation re-verified, federation {provenance.federation_id}")
-        for column in ("round", "strategy", "updates", "weights sha256", "fetch s", "aggregate s"):
-            table.add_column(column)
-        for r in results:
-            table.add_row(
-                str(r.round),
-                r.strategy,
-                str(r.updates),
-                r.weights_sha256[:16] + "…",
-                f"{r.fetch_seconds:.2f}",
-                f"{r.aggregate_seconds:.3f}",
-            )
-        console.print(table)
-        console.print(
-            f"[bold green]RECOMPUTED[/]: {len(results)} round(s) match the chain bit for bit"
+    table = Table(title=f"aggregation re-verified, federation {provenance.federation_id}")
+    for column in ("round", "strategy", "updates", "weights sha256", "fetch s", "aggregate s"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(
+            str(r.round),
+            r.strategy,
+            str(r.updates),
+            r.weights_sha256[:16] + "…",
+            f"{r.fetch_seconds:.2f}",
+            f"{r.aggregate_seconds:.3f}",
         )
-    return summary
+    done = f"[bold green]RECOMPUTED[/]: {len(results)} round(s) match the chain bit for bit"
+    return summary, [table, done]
 
 
 @report_errors
@@ -253,6 +242,7 @@ def verify_command(
         raise typer.BadParameter("--round goes with --recompute", param_hint="--round")
     chain = _chain_for(rpc_url, deployments_dir) if cid.isdigit() else None
     recomputed: dict[str, Any] = {}
+    recompute_lines: list[Any] = []
     resolver = None
     if trusted_key_digest:
         try:
@@ -294,7 +284,7 @@ def verify_command(
                 chain, client, int(cid), check_weights=weights, max_depth=max_depth
             )
             if recompute and report.first_failure() is None:
-                recomputed = _recompute(chain, client, int(cid), round_, as_json)
+                recomputed, recompute_lines = _recompute(chain, client, int(cid), round_, as_json)
         else:
             report = verify_artifact(
                 client,
@@ -317,6 +307,8 @@ def verify_command(
         console.print(tree)
         if failure is None:
             console.print("[bold green]VERIFIED[/]: every check passed")
+            for line in recompute_lines:
+                console.print(line, highlight=False)
         else:
             where, check = failure
             console.print(

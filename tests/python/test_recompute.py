@@ -9,6 +9,7 @@ every dishonest one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from fqai.chain import FederationConfig, FederationRegistry, KeySender
 from fqai.chain.client import ChainClient
+from fqai.cli import app
 from fqai.devnet.ipfs_node import IpfsNode
 from fqai.federation import coordinator as coordinator_module
 from fqai.federation import task
@@ -53,6 +56,7 @@ class Federation:
     node_clients: list[FederationRegistry]
     ipfs: IpfsClient
     work: Path
+    cli_args: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +76,12 @@ def federation(
     for node in nodes:
         join_federation(funder, node, fed)
     clients = [FederationRegistry(funder.with_sender(KeySender(n.eth_private_key))) for n in nodes]
+    cli_args = [
+        "--ipfs-api", ipfs_node.api_address, "--rpc-url", deployed_chain.rpc_url,
+        "--deployments-dir", str(deployed_chain.deployments_dir),
+    ]  # fmt: skip
     with IpfsClient(ipfs_node.api_address, timeout=20) as ipfs:
-        yield Federation(fed, chain, coord, nodes, clients, ipfs, base)
+        yield Federation(fed, chain, coord, nodes, clients, ipfs, base, cli_args)
 
 
 def _publish_update(fed: Federation, i: int, round_: int, *, commit_other: bool = False) -> str:
@@ -234,3 +242,33 @@ def test_silent_node_is_recorded_and_the_round_still_recomputes(federation: Fede
     (rejection,) = r.coordinator.current.rejected
     assert (rejection.reason, rejection.node) == ("no-reply", silent.node)
     assert _check(federation, r.round).updates == NODES - 1
+
+
+def test_cli_names_the_first_round_that_does_not_recompute(federation: Federation) -> None:
+    honest = _round(federation)
+    honest.coordinator.finalize(_honest(honest))
+    bad = _round(federation)
+    bad.coordinator.finalize(_perturb(_honest(bad)))
+    bad.coordinator.adopt_last_model()
+    token = bad.coordinator.mint()
+    # The first failing round by the library (earlier tests of this module may add some).
+    registry = FederationRegistry(federation.chain)
+    first_bad = None
+    for event in registry.finalized_rounds(federation.federation_id):
+        try:
+            recompute_round(federation.ipfs, registry, event)
+        except RecomputeError as exc:
+            first_bad = exc
+            break
+    assert first_bad is not None and first_bad.round <= bad.round
+    runner = CliRunner()
+    failed = runner.invoke(app, ["verify", str(token), "--recompute", *federation.cli_args])
+    assert failed.exit_code == 1, failed.output
+    assert f"round {first_bad.round} ({first_bad.reason})" in failed.output
+    one = runner.invoke(
+        app,
+        ["verify", str(token), "--recompute", "--round", str(honest.round), "--json",
+         *federation.cli_args],
+    )  # fmt: skip
+    assert one.exit_code == 0, one.output
+    assert json.loads(one.stdout)["recompute"]["rounds"][0]["round"] == honest.round
