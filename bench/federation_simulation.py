@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke-check budget")
     parser.add_argument("--clients", type=int, default=100)
     args = parser.parse_args()
-    rounds = 2 if args.quick else 10
+    rounds = 2 if args.quick else 40
     local_epochs = 1 if args.quick else 2
     out = Path(tempfile.mkdtemp(prefix="fqai-sim-")) / "result.json"
     os.environ[RESULT_ENV] = str(out)
@@ -135,7 +135,6 @@ def main() -> None:
     if not out.exists():
         raise SystemExit("the simulated ServerApp wrote no result (see the log above)")
     result = json.loads(out.read_text())
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = [
         [str(r), pct(acc)] for r, acc in sorted((int(k), v) for k, v in result["accuracy"].items())
@@ -157,7 +156,8 @@ Command: `{command}`; machine: {cpu_description()}; {now_utc()}.
   steps (see the overhead section for their cost per update).
 - Wall time: {result["seconds"]:.0f} s for the {rounds} rounds
   ({result["seconds"] / rounds:.1f} s per round of {args.clients} clients), {total:.0f} s including
-  Ray start-up. Peak RSS: this process {own:.0f} MiB; largest child process {peak:.0f} MiB.
+  Ray start-up. Peak RSS of the driver process (ServerApp and Ray driver): {own:.0f} MiB; the
+  Ray worker processes are not included.
 
 {table}
 """
