@@ -5,7 +5,7 @@
   contributors in strictly ascending address order (what ``finalizeRound`` requires).
 * Accepted root: a binary sha256 Merkle root over the accepted update manifest digests
   (see docs/FEDERATION.md).
-* Strategies: Flower's own server strategies, chosen by name.
+* Strategies: Flower's own server strategies, chosen by name, fed float64 arrays (``widen``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from eth_utils import to_checksum_address
 from flwr.serverapp.strategy import (
     Bulyan,
@@ -25,6 +26,7 @@ from flwr.serverapp.strategy import (
     MultiKrum,
     Strategy,
 )
+from numpy.typing import NDArray
 
 from fqai.chain.registry import WEIGHT_TOTAL, to_bytes32
 from fqai.federation.errors import FederationError
@@ -93,6 +95,20 @@ def accepted_root(digests: Sequence[str]) -> str:
             nxt.append(level[-1])
         level = nxt
     return "0x" + level[0].hex()
+
+
+def widen(weights: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
+    """Floating-point arrays as float64 (others unchanged), for the aggregation to accumulate in.
+
+    Flower's strategies compute in the dtype they are given. Fed float64, FedAvg's weighted sum
+    runs in float64; the result is rounded back to the model's float32 (IEEE round to nearest,
+    ties to even) when it is loaded into the model. The coordinator and every recomputation do
+    exactly this.
+    """
+    return {
+        k: v.astype(np.float64) if np.issubdtype(v.dtype, np.floating) else v
+        for k, v in weights.items()
+    }
 
 
 def make_strategy(name: str, **params: Any) -> Strategy:

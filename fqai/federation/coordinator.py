@@ -104,6 +104,7 @@ class Coordinator:
     resumed_round: int | None = field(default=None, init=False)
     finalized_before: int = field(default=0, init=False)
     dp_epsilon: float = field(default=0.0, init=False)
+    last_weights: dict[str, NDArray[Any]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.registry = FederationRegistry(self.chain)
@@ -312,7 +313,8 @@ class Coordinator:
             current.dp_epsilon = self.dp_epsilon
         path = self.work_dir / f"round-model-f{self.federation_id}-r{current.round}.safetensors"
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        save_weights(task.get_weights(model), path)
+        self.last_weights = task.get_weights(model)  # in the model's dtypes, as published
+        save_weights(self.last_weights, path)
         contributors, weights_ppm = contribution_weights(
             {a.node: a.samples for a in current.accepted}
         )

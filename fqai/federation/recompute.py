@@ -39,7 +39,7 @@ from fqai.chain import FederationRegistry
 from fqai.chain.registry import RoundFinalized
 from fqai.errors import FqaiError, IpfsUnavailableError
 from fqai.federation import task
-from fqai.federation.aggregation import contribution_weights, make_strategy
+from fqai.federation.aggregation import contribution_weights, make_strategy, widen
 from fqai.federation.errors import FederationError
 from fqai.federation.records import record_to_weights, weights_to_record
 from fqai.federation.report import RoundReport, fetch_round_report
@@ -122,7 +122,7 @@ def aggregate_updates(
             RecordDict(), dst_node_id=position + 1, message_type=MessageType.TRAIN
         )
         content = RecordDict(
-            {"arrays": weights_to_record(update.weights), "metrics": MetricRecord(metrics)}
+            {"arrays": weights_to_record(widen(update.weights)), "metrics": MetricRecord(metrics)}
         )
         replies.append(Message(content, reply_to=instruction))
     arrays, _ = make_strategy(strategy_name, **params).aggregate_train(round_, replies)

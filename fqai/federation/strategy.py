@@ -15,6 +15,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDic
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 
+from fqai.federation.aggregation import widen
 from fqai.federation.coordinator import Coordinator
 from fqai.federation.errors import FederationError, QuorumError, UpdateRejectedError
 from fqai.federation.records import Rejection, record_to_weights, weights_to_record
@@ -111,7 +112,7 @@ class VerifiedStrategy(Strategy):
             if update.train_loss is not None:
                 metrics["train-loss"] = update.train_loss  # type: ignore[assignment]
             msg.content = RecordDict(
-                {"arrays": weights_to_record(weights), "metrics": MetricRecord(metrics)}
+                {"arrays": weights_to_record(widen(weights)), "metrics": MetricRecord(metrics)}
             )
             accepted.append((int(update.node, 16), msg))
         if len(accepted) < coordinator.quorum:
@@ -128,7 +129,8 @@ class VerifiedStrategy(Strategy):
         if arrays is None:
             raise FederationError(f"round {chain_round}: the strategy produced no model")
         coordinator.finalize(record_to_weights(arrays))
-        return arrays, metrics
+        # The next round starts from the published model (float32), not the float64 aggregate.
+        return weights_to_record(coordinator.last_weights), metrics
 
     def configure_evaluate(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid

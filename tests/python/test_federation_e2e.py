@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -228,3 +229,47 @@ def test_every_round_recomputes_in_a_fresh_verifier_process(
     one = run_cli("verify", str(token), "--recompute", "--round", "2", "--json", *common)
     assert one.returncode == 0, one.stdout + one.stderr
     assert [r["round"] for r in json.loads(one.stdout)["recompute"]["rounds"]] == [2]
+
+
+def _replicate_pins(source_api: str, target_api: str) -> int:
+    """Copy every recursive pin of one IPFS node into another as CAR files; return the count.
+
+    js-ipfs here runs offline (its libp2p transports refuse to listen), so a second node cannot
+    fetch over bitswap; replicating the pins is what a pinning service holding the federation's
+    published content would give a second machine.
+    """
+    import io
+
+    import ipfshttpclient
+
+    source = ipfshttpclient.Client(source_api, timeout=60)
+    target = ipfshttpclient.Client(target_api, timeout=60)
+    try:
+        roots = list(source.pin.ls(type="recursive")["Keys"])
+        for root in roots:
+            target.dag.imprt(io.BytesIO(source.dag.export(root)))
+        return len(roots)
+    finally:
+        source.close()
+        target.close()
+
+
+def test_recompute_on_a_second_machines_fresh_state(
+    federation_run: FederationRun,
+    deployed_chain: DeployedChain,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A fresh IPFS node (new repository, only the published pins) and a fresh process: every
+    round still recomputes, so nothing the coordinator kept locally is needed."""
+    with IpfsNode(tmp_path / "second-machine", log_path=tmp_path / "ipfs.log") as fresh:
+        assert _replicate_pins(federation_run.ipfs_api, fresh.api_address) > 0
+        done = run_cli(
+            "verify", str(federation_run.record["token_id"]), "--recompute", "--json",
+            "--rpc-url", deployed_chain.rpc_url,
+            "--deployments-dir", str(deployed_chain.deployments_dir),
+            "--ipfs-api", fresh.api_address,
+            timeout=300,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    rounds = json.loads(done.stdout)["recompute"]["rounds"]
+    assert [r["round"] for r in rounds] == list(range(1, ROUNDS + 1))

@@ -124,3 +124,15 @@ def test_cli_create_and_join(deployed_chain: DeployedChain, tmp_path: Path) -> N
     )  # fmt: skip
     assert low.exit_code == 1
     assert "FederationStakeTooLow(node=" in low.output
+
+
+def test_widen_accumulates_in_float64_and_keeps_integers() -> None:
+    import numpy as np
+
+    from fqai.federation.aggregation import widen
+
+    weights = {"w": np.array([0.1, 0.2], dtype=np.float32), "n": np.array([3], dtype=np.int64)}
+    wide = widen(weights)
+    assert wide["w"].dtype == np.float64 and wide["n"].dtype == np.int64
+    assert np.array_equal(wide["w"].astype(np.float32), weights["w"])  # widening is exact
+    assert weights["w"].dtype == np.float32  # the input is not modified
