@@ -140,7 +140,7 @@ def main() -> None:
 Command: `{command}`; machine: {cpu_description()}; {now_utc()}; medians of {repeats} repeats.
 
 - Aggregation: the coordinator's step on weights it already holds, `aggregate_updates`
-  (Flower `FedAvg`, canonical order) plus serialising the result.
+  (Flower `FedAvg` on float64-widened updates, canonical order) plus serialising the result.
 - Recomputation: what `fqai verify --recompute` does for one round, apart from two chain log
   queries: fetch and ML-DSA-65-verify every update manifest from a local js-ipfs node, fetch
   and check the weights, the same aggregation, sha256 of the result. The recomputed digest was
