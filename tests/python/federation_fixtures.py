@@ -19,9 +19,18 @@ from pathlib import Path
 
 import pytest
 
-from fqai.chain import DEPLOYMENTS_ENV, ChainClient, UnlockedSender, connect, load_deployment
+from fqai.chain import (
+    DEPLOYMENTS_ENV,
+    ChainClient,
+    FederationConfig,
+    KeySender,
+    UnlockedSender,
+    connect,
+    load_deployment,
+)
 from fqai.devnet.anvil import AnvilNode
 from fqai.devnet.tools import project_root
+from fqai.keystore import NodeIdentity
 
 ROOT = project_root()
 DEPLOY_TIMEOUT = 180
@@ -35,6 +44,11 @@ class DeployedChain:
     chain_id: int
     deployments_dir: Path
     dev_accounts: tuple[str, ...]
+
+    @property
+    def cli_args(self) -> list[str]:
+        """The ``fqai`` options that point a command at this chain."""
+        return ["--rpc-url", self.rpc_url, "--deployments-dir", str(self.deployments_dir)]
 
     def client(self, account_index: int | None = 0) -> ChainClient:
         """A chain client sending from dev account ``account_index`` (``None``: read-only)."""
@@ -187,3 +201,42 @@ def start_cli_nodes(
             stop_process(process)
         raise
     return processes
+
+
+@dataclass(frozen=True)
+class CliFederation:
+    """A federation with a funded coordinator and nodes whose keystores live under ``base``."""
+
+    federation_id: int
+    coordinator: NodeIdentity
+    nodes: list[NodeIdentity]
+    passphrase: Path
+    common: list[str]  # chain and passphrase options every `fqai` command of the run takes
+
+
+def cli_federation(
+    chain: DeployedChain,
+    base: Path,
+    funder_index: int,
+    config: FederationConfig,
+    *,
+    pool_wei: int = 0,
+    nodes: int = 4,
+) -> CliFederation:
+    """Keystores ``base/keys/{coordinator,node<i>}``, funded from a dev account; the
+    coordinator creates the federation (the nodes join when `fqai node start` runs)."""
+    from fqai.federation.membership import create_federation
+    from tests.python.conftest import PASSPHRASE, make_identity
+
+    passphrase = base / "passphrase"
+    passphrase.write_text(PASSPHRASE)
+    coordinator = make_identity(base / "keys" / "coordinator")
+    members = [make_identity(base / "keys" / f"node{i}") for i in range(nodes)]
+    funder = chain.client(funder_index)
+    for identity in [coordinator, *members]:
+        funder.send_ether(identity.public.eth_address, 10**18)
+    federation_id = create_federation(
+        funder.with_sender(KeySender(coordinator.eth_private_key)), config, pool_wei=pool_wei
+    )
+    common = [*chain.cli_args, "--passphrase-file", str(passphrase)]
+    return CliFederation(federation_id, coordinator, members, passphrase, common)

@@ -212,11 +212,7 @@ def test_every_round_recomputes_in_a_fresh_verifier_process(
     """`fqai verify <token> --recompute`: a new process with nothing but the chain and IPFS
     re-runs all five rounds' aggregation and gets the finalised digests bit for bit."""
     token = federation_run.record["token_id"]
-    common = [
-        "--rpc-url", deployed_chain.rpc_url,
-        "--deployments-dir", str(deployed_chain.deployments_dir),
-        "--ipfs-api", federation_run.ipfs_api,
-    ]  # fmt: skip
+    common = [*deployed_chain.cli_args, "--ipfs-api", federation_run.ipfs_api]
     done = run_cli("verify", str(token), "--recompute", "--json", *common, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads(done.stdout)["recompute"]
@@ -265,10 +261,7 @@ def test_recompute_on_a_second_machines_fresh_state(
         assert _replicate_pins(federation_run.ipfs_api, fresh.api_address) > 0
         done = run_cli(
             "verify", str(federation_run.record["token_id"]), "--recompute", "--json",
-            "--rpc-url", deployed_chain.rpc_url,
-            "--deployments-dir", str(deployed_chain.deployments_dir),
-            "--ipfs-api", fresh.api_address,
-            timeout=300,
+            *deployed_chain.cli_args, "--ipfs-api", fresh.api_address, timeout=300,
         )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     rounds = json.loads(done.stdout)["recompute"]["rounds"]

@@ -31,9 +31,10 @@ from fqai.ipfs.client import IpfsClient
 from fqai.keystore import NodeIdentity
 from fqai.trust.publish import publish_artifact
 from fqai.weights import save_weights
-from tests.python.conftest import PASSPHRASE, make_identity
+from tests.python.conftest import make_identity
 from tests.python.federation_fixtures import (  # noqa: F401
     DeployedChain,
+    cli_federation,
     deployed_chain,
     run_cli,
     start_cli_nodes,
@@ -63,25 +64,21 @@ def cli_run(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[CliRun]:
     base = tmp_path_factory.mktemp("faults")
-    passphrase = base / "passphrase"
-    passphrase.write_text(PASSPHRASE)
-    coordinator = make_identity(base / "keys" / "coordinator")
-    nodes = [make_identity(base / "keys" / f"node{i}") for i in range(4)]
-    funder = deployed_chain.client(2)
-    for identity in [coordinator, *nodes]:
-        funder.send_ether(identity.public.eth_address, 10**18)
-    fed = create_federation(
-        funder.with_sender(KeySender(coordinator.eth_private_key)),
+    setup = cli_federation(
+        deployed_chain,
+        base,
+        2,
         FederationConfig(
             model_spec_cid="bafkreifqaifaults", min_stake=STAKE, reward_per_round=REWARD
         ),
         pool_wei=ROUNDS * REWARD,
     )
-    common = [
-        "--rpc-url", deployed_chain.rpc_url,
-        "--deployments-dir", str(deployed_chain.deployments_dir),
-        "--passphrase-file", str(passphrase),
-    ]  # fmt: skip
+    fed, nodes, passphrase, common = (
+        setup.federation_id,
+        setup.nodes,
+        setup.passphrase,
+        setup.common,
+    )
     with SuperLink(base / "superlink.log") as link:
         fault = {CRASH: "crash", FAULTY: "tamper-weights,bad-signature,wrong-commitment"}
         processes = start_cli_nodes(base, fed, link.address, ipfs_node.api_address, common, fault)

@@ -23,20 +23,19 @@ from typing import Any
 
 import pytest
 
-from fqai.chain import FederationConfig, FederationRegistry, KeySender
+from fqai.chain import FederationConfig, FederationRegistry
 from fqai.devnet.ipfs_node import IpfsNode
 from fqai.federation.dp import METRIC_KEYS
-from fqai.federation.membership import create_federation
 from fqai.federation.report import fetch_round_report
 from fqai.federation.runtime import SuperLink, _descendants
 from fqai.federation.selection import RandomFraction
 from fqai.ipfs.client import IpfsClient
 from fqai.keystore import NodeIdentity
 from fqai.trust.fetch import fetch_verified_manifest
-from tests.python.conftest import PASSPHRASE, make_identity
 from tests.python.federation_fixtures import (  # noqa: F401
     FQAI,
     DeployedChain,
+    cli_federation,
     deployed_chain,
     run_cli,
     start_cli_nodes,
@@ -79,23 +78,14 @@ def resumed_run(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ResumedRun]:
     base = tmp_path_factory.mktemp("resume")
-    passphrase = base / "passphrase"
-    passphrase.write_text(PASSPHRASE)
-    coordinator = make_identity(base / "keys" / "coordinator")
-    nodes = [make_identity(base / "keys" / f"node{i}") for i in range(4)]
-    funder = deployed_chain.client(3)
-    for identity in [coordinator, *nodes]:
-        funder.send_ether(identity.public.eth_address, 10**18)
-    fed = create_federation(
-        funder.with_sender(KeySender(coordinator.eth_private_key)),
+    setup = cli_federation(
+        deployed_chain,
+        base,
+        3,
         FederationConfig(model_spec_cid="bafkreifqairesume", min_stake=STAKE, commit_window=200),
     )
+    fed, nodes, common = setup.federation_id, setup.nodes, setup.common
     registry = FederationRegistry(deployed_chain.client(None))
-    common = [
-        "--rpc-url", deployed_chain.rpc_url,
-        "--deployments-dir", str(deployed_chain.deployments_dir),
-        "--passphrase-file", str(passphrase),
-    ]  # fmt: skip
 
     def run_args(work: str) -> list[str]:
         return [
@@ -229,11 +219,8 @@ def test_rounds_of_both_coordinators_recompute(
     """Round 1 (first coordinator) and rounds 2-3 (the one that took over) all recompute."""
     token = resumed_run.second["token_id"]
     done = run_cli(
-        "verify", str(token), "--recompute", "--json",
-        "--rpc-url", deployed_chain.rpc_url,
-        "--deployments-dir", str(deployed_chain.deployments_dir),
-        "--ipfs-api", resumed_run.ipfs_api,
-        timeout=300,
+        "verify", str(token), "--recompute", "--json", *deployed_chain.cli_args,
+        "--ipfs-api", resumed_run.ipfs_api, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     rounds = json.loads(done.stdout)["recompute"]["rounds"]

@@ -76,10 +76,7 @@ def federation(
     for node in nodes:
         join_federation(funder, node, fed)
     clients = [FederationRegistry(funder.with_sender(KeySender(n.eth_private_key))) for n in nodes]
-    cli_args = [
-        "--ipfs-api", ipfs_node.api_address, "--rpc-url", deployed_chain.rpc_url,
-        "--deployments-dir", str(deployed_chain.deployments_dir),
-    ]  # fmt: skip
+    cli_args = ["--ipfs-api", ipfs_node.api_address, *deployed_chain.cli_args]
     with IpfsClient(ipfs_node.api_address, timeout=20) as ipfs:
         yield Federation(fed, chain, coord, nodes, clients, ipfs, base, cli_args)
 

@@ -154,10 +154,7 @@ def test_recompute_needs_a_federation_token(
 ) -> None:
     artifact, weights = published
     token = _mint(deployed_chain, artifact, weights, identity.public.mldsa_key_digest)
-    common = [
-        "--ipfs-api", ipfs_node.api_address, "--rpc-url", deployed_chain.rpc_url,
-        "--deployments-dir", str(deployed_chain.deployments_dir),
-    ]  # fmt: skip
+    common = ["--ipfs-api", ipfs_node.api_address, *deployed_chain.cli_args]
     outside = runner.invoke(app, ["verify", str(token), "--recompute", *common])
     assert outside.exit_code == 1
     assert "not minted from a federation" in outside.output
