@@ -139,11 +139,30 @@ def register(root: typer.Typer) -> None:
         proximal_mu: Annotated[float, typer.Option(help="FedProx mu.")] = 0.01,
         fraction_evaluate: Annotated[float, typer.Option(help="Share of nodes evaluating.")] = 1.0,
         selection: Annotated[
-            str, typer.Option(help="Nodes that train each round: all, or random:<fraction>.")
+            str,
+            typer.Option(
+                help="Nodes that train each round: all, random:<fraction>, or "
+                "<solver>:<count> with solver best|exact|greedy|annealing|qaoa (count: "
+                "nodes, or a fraction like 0.5); qaoa runs beside the best classical solver."
+            ),
         ] = "all",
         selection_seed: Annotated[
-            int, typer.Option(help="Seed of random selection (default: the federation id).")
+            int, typer.Option(help="Seed of the selection (default: the federation id).")
         ] = -1,
+        selection_lambda: Annotated[
+            float, typer.Option(help="Weight of update redundancy against node scores.")
+        ] = 1.0,
+        qaoa_variant: Annotated[
+            str, typer.Option(help="QAOA form: dicke-xy, warm-xy or penalty.")
+        ] = "dicke-xy",
+        qaoa_reps: Annotated[int, typer.Option(help="QAOA layers p.")] = 2,
+        qaoa_shots: Annotated[int, typer.Option(help="Samples of the final circuit.")] = 1000,
+        qaoa_backend: Annotated[
+            str, typer.Option(help="aer (exact), fake:<device> (noisy), ibm:<backend>.")
+        ] = "aer",
+        qaoa_budget: Annotated[
+            float, typer.Option(help="Seconds the quantum step may take before falling back.")
+        ] = 20.0,
         dp_epsilon: Annotated[
             float,
             typer.Option(help="DP-SGD at the nodes: epsilon budget for the whole run (0 = off)."),
@@ -170,6 +189,7 @@ def register(root: typer.Typer) -> None:
         deployments_dir: DeploymentsOption = None,
     ) -> None:
         """Coordinate a federation: `flwr run` of the fqai app on a SuperLink, then report."""
+        from fqai.cli.selection_view import check_selection, selection_table
         from fqai.federation.errors import FederationError
         from fqai.federation.runtime import SuperLink, submit_run, write_app, write_flwr_home
         from fqai.ipfs.client import resolve_api_address
@@ -177,6 +197,15 @@ def register(root: typer.Typer) -> None:
         if passphrase_file is None:
             raise FederationError("federation run needs --passphrase-file (the ServerApp reads it)")
         unlock(keystore, passphrase_file)  # fail early on a wrong passphrase
+        qaoa_settings: dict[str, str | int | float] = {
+            "selection-lambda": selection_lambda,
+            "qaoa-variant": qaoa_variant,
+            "qaoa-reps": qaoa_reps,
+            "qaoa-shots": qaoa_shots,
+            "qaoa-backend": qaoa_backend,
+            "qaoa-budget": qaoa_budget,
+        }
+        check_selection(selection, qaoa_settings)  # fail before any process starts
         base = Path(work_dir or tempfile.mkdtemp(prefix=f"fqai-federation-{federation_id}-"))
         base.mkdir(parents=True, exist_ok=True)
         record_path = base / "record.json"
@@ -190,6 +219,7 @@ def register(root: typer.Typer) -> None:
             "fraction-evaluate": fraction_evaluate,
             "selection": selection,
             "selection-seed": selection_seed,
+            **qaoa_settings,
             "dp-epsilon": dp_epsilon,
             "dp-delta": dp_delta,
             "dp-max-grad-norm": dp_max_grad_norm,
@@ -251,6 +281,9 @@ def register(root: typer.Typer) -> None:
                 ),
             )
         console.print(table)
+        optimised = selection_table(record["rounds"])
+        if optimised is not None:
+            console.print(optimised)
         console.print(
             f"model {record['final_model_cid']}, NFT token {record['token_id']}; "
             f"record {record_path}"

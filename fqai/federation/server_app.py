@@ -22,11 +22,13 @@ from fqai.federation.aggregation import make_strategy
 from fqai.federation.coordinator import Coordinator, coordinator_chain
 from fqai.federation.dp import DpSettings
 from fqai.federation.errors import FederationError
+from fqai.federation.history import NodeHistory
 from fqai.federation.node import unlock_identity
 from fqai.federation.records import RunRecord, weights_to_record
 from fqai.federation.selection import make_selector, selected_count
 from fqai.federation.strategy import VerifiedStrategy
 from fqai.ipfs.client import IpfsClient
+from fqai.quantum.qaoa import QaoaConfig
 from fqai.trust.fetch import fetch_verified_manifest, fetch_weights_bytes
 from fqai.weights import load_bytes
 
@@ -84,6 +86,23 @@ def model_weights(ipfs: IpfsClient, manifest_cid: str) -> dict[str, NDArray[Any]
     return load_bytes(data, verified.manifest.weights.info, f"round model {manifest_cid}")
 
 
+def qaoa_config(config: dict[str, Any]) -> QaoaConfig:
+    """The QAOA settings of a run (``qaoa-*`` keys), defaults where absent."""
+    base = QaoaConfig()
+    return QaoaConfig(
+        variant=str(config.get("qaoa-variant", base.variant)),
+        mixer=str(config.get("qaoa-mixer", base.mixer)),
+        reps=int(config.get("qaoa-reps", base.reps)),
+        objective=str(config.get("qaoa-objective", base.objective)),
+        alpha=float(config.get("qaoa-alpha", base.alpha)),
+        angles=str(config.get("qaoa-angles", base.angles)),
+        maxiter=int(config.get("qaoa-maxiter", base.maxiter)),
+        shots=int(config.get("qaoa-shots", base.shots)),
+        backend=str(config.get("qaoa-backend", base.backend)),
+        time_budget=float(config.get("qaoa-budget", base.time_budget)),
+    )
+
+
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     """Run the configured rounds and mint the final model."""
@@ -100,10 +119,16 @@ def main(grid: Grid, context: Context) -> None:
         # The default seed is the federation's id: a coordinator that restarts mid-round picks
         # the same nodes again (their commitments in the open round stay usable).
         seed = int(config.get("selection-seed", -1))
+        work_dir = record_path.parent / "coordinator"
+        history_path = work_dir / "selection-history.npz"
+        history = NodeHistory.load(history_path)
         selector = make_selector(
             selection,
             seed=seed if seed >= 0 else federation_id,
             min_nodes=int(config.get("min-select", 1)),
+            history=history,
+            lam=float(config.get("selection-lambda", 1.0)),
+            qaoa=qaoa_config(config),
         )
         passphrase = str(config.get("coordinator-passphrase-file", "")) or None
         identity = unlock_identity(
@@ -129,7 +154,7 @@ def main(grid: Grid, context: Context) -> None:
                 strategy_params=strategy_params(config),
                 quorum=int(config.get("quorum", 0))
                 or default_quorum(selected_count(selection, int(config.get("min-nodes", 2)))),
-                work_dir=record_path.parent / "coordinator",
+                work_dir=work_dir,
                 dp=dp,
                 record_path=record_path,
             )
@@ -150,6 +175,8 @@ def main(grid: Grid, context: Context) -> None:
                     **(dp.to_config() if dp is not None else {}),
                 },
                 selector,
+                history,
+                history_path,
             )
             if coordinator.last_model_cid:
                 initial = model_weights(ipfs, coordinator.last_model_cid)

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
+from numpy.typing import NDArray
 
 from fqai.federation.aggregation import widen
 from fqai.federation.coordinator import Coordinator
 from fqai.federation.errors import FederationError, QuorumError, UpdateRejectedError
+from fqai.federation.history import NodeHistory
 from fqai.federation.records import Rejection, record_to_weights, weights_to_record
 from fqai.federation.selection import AllNodes, Selector
 
@@ -39,6 +44,9 @@ class VerifiedStrategy(Strategy):
         Extra ``fqai-*`` entries for every train message (dataset, epochs, lr, ...).
     selector
         Chooses the round's nodes among those the inner strategy proposes (default: all).
+    history
+        Per-node record (samples, losses, rejections, last update) that scored selectors read;
+        saved to ``history_path`` after every finalised round when that is given.
     """
 
     def __init__(
@@ -47,11 +55,17 @@ class VerifiedStrategy(Strategy):
         coordinator: Coordinator,
         train_settings: dict[str, int | float | str],
         selector: Selector | None = None,
+        history: NodeHistory | None = None,
+        history_path: Path | None = None,
     ) -> None:
         self.inner = inner
         self.coordinator = coordinator
         self.train_settings = dict(train_settings)
         self.selector: Selector = selector or AllNodes()
+        self.history = history if history is not None else NodeHistory()
+        self.history_path = history_path
+        self._round_start: NDArray[Any] | None = None
+        self._chosen: tuple[int, ...] = ()
 
     def summary(self) -> None:
         log.info("fqai verified strategy around %s", type(self.inner).__name__)
@@ -66,6 +80,7 @@ class VerifiedStrategy(Strategy):
         config["fqai-parent"] = self.coordinator.last_model_cid or ""
         for key, value in self.train_settings.items():
             config[key] = value
+        self._round_start = _flatten(record_to_weights(arrays))
         proposed = list(self.inner.configure_train(server_round, arrays, config, grid))
         selection = self.selector.select([m.metadata.dst_node_id for m in proposed], chain_round)
         assert self.coordinator.current is not None
@@ -77,6 +92,7 @@ class VerifiedStrategy(Strategy):
             len(selection.chosen),
             len(selection.candidates),
         )
+        self._chosen = selection.chosen
         return [m for m in proposed if m.metadata.dst_node_id in selection.chosen]
 
     def aggregate_train(
@@ -86,17 +102,18 @@ class VerifiedStrategy(Strategy):
         assert coordinator.current is not None
         chain_round = coordinator.current.round
         accepted: list[tuple[int, Message]] = []
+        replies = list(replies)
+        for node_id in set(self._chosen) - {msg.metadata.src_node_id for msg in replies}:
+            self.history.record_rejected(node_id)  # chosen, but no reply arrived
         for msg in replies:
             node_id = msg.metadata.src_node_id
             if msg.has_error():
-                coordinator.reject(
-                    Rejection(chain_round, "node-error", str(msg.error.reason), node_id)
-                )
+                self._reject(Rejection(chain_round, "node-error", str(msg.error.reason), node_id))
                 continue
             info = msg.content.config_records.get(REPLY_KEY)
             cid = str(info.get("manifest-cid", "")) if info is not None else ""
             if not cid:
-                coordinator.reject(
+                self._reject(
                     Rejection(chain_round, "no-manifest", "reply carries no manifest CID", node_id)
                 )
                 continue
@@ -104,10 +121,15 @@ class VerifiedStrategy(Strategy):
                 update, weights = coordinator.verify_update(cid, node_id)
             except UpdateRejectedError as exc:
                 claimed = str(info.get("node", "")) or None if info is not None else None
-                coordinator.reject(
-                    Rejection(chain_round, exc.reason, exc.detail, node_id, claimed, cid)
-                )
+                self._reject(Rejection(chain_round, exc.reason, exc.detail, node_id, claimed, cid))
                 continue
+            self.history.record_accepted(
+                node_id,
+                address=update.node,
+                samples=update.samples,
+                loss=update.train_loss,
+                update=self._delta(weights),
+            )
             metrics = {"num-examples": update.samples}
             if update.train_loss is not None:
                 metrics["train-loss"] = update.train_loss  # type: ignore[assignment]
@@ -129,8 +151,22 @@ class VerifiedStrategy(Strategy):
         if arrays is None:
             raise FederationError(f"round {chain_round}: the strategy produced no model")
         coordinator.finalize(record_to_weights(arrays))
+        if self.history_path is not None:
+            self.history.save(self.history_path)
         # The next round starts from the published model (float32), not the float64 aggregate.
         return weights_to_record(coordinator.last_weights), metrics
+
+    def _reject(self, rejection: Rejection) -> None:
+        self.coordinator.reject(rejection)
+        if rejection.flower_node_id is not None:
+            self.history.record_rejected(rejection.flower_node_id)
+
+    def _delta(self, weights: dict[str, NDArray[Any]]) -> NDArray[Any] | None:
+        """The update as one vector (weights minus the round's starting model)."""
+        flat = _flatten(weights)
+        if self._round_start is None or flat.shape != self._round_start.shape:
+            return None
+        return flat - self._round_start
 
     def configure_evaluate(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -147,3 +183,12 @@ class VerifiedStrategy(Strategy):
         if metrics is not None and current is not None and "eval-acc" in metrics:
             current.client_accuracy = float(metrics["eval-acc"])  # type: ignore[arg-type]
         return metrics
+
+
+def _flatten(weights: dict[str, NDArray[Any]]) -> NDArray[np.float32]:
+    """All tensors, in key order, as one float32 vector."""
+    if not weights:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(
+        [np.asarray(weights[k], dtype=np.float32).ravel() for k in sorted(weights)]
+    )
