@@ -5,7 +5,8 @@ Score of node ``i`` (every component in [0, 1], weights summing to 1, see :class
     s_i = 0.4 data_i + 0.3 improvement_i + 0.2 reputation_i + 0.1 staleness_i
 
 * ``data_i = samples_i / max_j samples_j`` over nodes with a known sample count (the count in the
-  node's last accepted, signed update manifest); a node never seen scores 1 (it gets a chance).
+  node's last accepted, signed update manifest); a node without one gets the median of the
+  known values (1 when none is known).
 * ``improvement_i = clip((L_prev - L_last) / L_prev, 0, 1)`` from the node's last two reported
   training losses; 0.5 while fewer than two finite positive losses are known.
 * ``reputation_i = (accepted_i + 1) / (accepted_i + rejected_i + 1)``: updates accepted vs
@@ -14,8 +15,9 @@ Score of node ``i`` (every component in [0, 1], weights summing to 1, see :class
 * ``staleness_i = min(1, (round - last_chosen_i) / horizon)``; 1 for a node never chosen.
 
 Redundancy ``r_ij = max(0, cos(Δ_i, Δ_j))`` of the nodes' last accepted updates
-``Δ = weights - round's starting model`` (0 where either is unknown): two nodes with similar data
-send similar updates, and choosing both adds little.
+``Δ = weights - round's starting model``: two nodes with similar data send similar updates, and
+choosing both adds little. A pair with an unknown update (a new node, or one never accepted) gets
+the mean of the known pairs, so neither looks more nor less redundant than a typical node.
 
 History is keyed by Flower node id (what the selection step sees) and saved in the
 coordinator's work directory after each round, so a restarted coordinator scores the same way.
@@ -129,10 +131,11 @@ class NodeHistory:
         w = self.weights
         known = [s.samples for s in self.nodes.values() if s.samples]
         most = max(known) if known else None
+        neutral = float(np.median([k / most for k in known])) if known and most else 1.0
         out = []
         for node_id in candidates:
             st = self.nodes.get(int(node_id), NodeStats())
-            data = st.samples / most if st.samples and most else 1.0
+            data = st.samples / most if st.samples and most else neutral
             if len(st.losses) == 2 and st.losses[0] > 0:
                 prev, last = st.losses
                 improvement = min(1.0, max(0.0, (prev - last) / prev))
@@ -154,10 +157,22 @@ class NodeHistory:
         return out
 
     def redundancy(self, candidates: Sequence[int]) -> NDArray[np.float64]:
-        """``max(0, cos)`` of the candidates' last updates (0 where unknown)."""
-        return redundancy_matrix(
-            [self.nodes[c].update if c in self.nodes else None for c in candidates]
-        )
+        """``max(0, cos)`` of the candidates' last updates (mean of known pairs where unknown)."""
+        updates = [self.nodes[c].update if c in self.nodes else None for c in candidates]
+        r = redundancy_matrix(updates)
+        known = [u is not None for u in updates]
+        pairs = [
+            r[i, j]
+            for i in range(len(updates))
+            for j in range(i + 1, len(updates))
+            if known[i] and known[j]
+        ]
+        fill = float(np.mean(pairs)) if pairs else 0.0
+        for i in range(len(updates)):
+            for j in range(i + 1, len(updates)):
+                if not (known[i] and known[j]):
+                    r[i, j] = r[j, i] = fill
+        return r
 
     def save(self, path: Path) -> None:
         """Write the history (statistics as JSON, updates as arrays) to one ``.npz`` file."""

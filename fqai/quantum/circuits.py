@@ -105,7 +105,7 @@ def _split_cyclic_shift(qc: QuantumCircuit, m: int, k: int) -> None:
     for ell in range(2, k + 1):
         target, control = m - ell - 1, m - ell
         qc.cx(target, last)
-        ccry = RYGate(2 * math.acos(math.sqrt(ell / m))).control(2)
+        ccry = RYGate(2 * math.acos(math.sqrt(ell / m))).control(2, annotated=False)
         qc.append(ccry, [last, control, target])
         qc.cx(target, last)
 
