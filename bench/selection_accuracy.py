@@ -37,7 +37,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -543,8 +543,14 @@ Selection instances of the exact runs (rounds >= 2) for the solver benchmarks:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke-check budget (< 2 min)")
+    parser.add_argument("--rounds", type=int, help="override the budget's number of rounds")
+    parser.add_argument("--seeds", type=int, help="override the budget's seeds: 0..SEEDS-1")
     args = parser.parse_args()
     budget = QUICK if args.quick else FULL
+    if args.rounds is not None:
+        budget = replace(budget, rounds=args.rounds)
+    if args.seeds is not None:
+        budget = replace(budget, seeds=tuple(range(args.seeds)))
     torch.set_num_threads(1)
     suffix = "_quick" if args.quick else ""
     started = time.perf_counter()
@@ -608,7 +614,7 @@ def main() -> None:
         )
         + "\n"
     )
-    command = ".venv/bin/python bench/selection_accuracy.py" + (" --quick" if args.quick else "")
+    command = " ".join([".venv/bin/python", "bench/selection_accuracy.py", *sys.argv[1:]])
     body = report(
         results,
         budget,

@@ -136,6 +136,6 @@ def test_selector_specs() -> None:
     assert make_selector("random:0.5", seed=3, min_nodes=1) == RandomFraction(0.5, 3, 1)
     assert selected_count("random:0.75", 4) == 3
     assert selected_count("all", 5) == 5
-    for bad in ("random:x", "random:0", "random:1.5", "qaoa", "all:1"):
+    for bad in ("random:x", "random:0", "random:1.5", "quantum", "all:1"):
         with pytest.raises(FederationError):
             make_selector(bad, seed=0, min_nodes=1)
