@@ -189,7 +189,7 @@ def register(root: typer.Typer) -> None:
         deployments_dir: DeploymentsOption = None,
     ) -> None:
         """Coordinate a federation: `flwr run` of the fqai app on a SuperLink, then report."""
-        from fqai.cli.selection_view import check_selection, selection_table
+        from fqai.cli.selection_view import check_selection, selection_summary
         from fqai.federation.errors import FederationError
         from fqai.federation.runtime import SuperLink, submit_run, write_app, write_flwr_home
         from fqai.ipfs.client import resolve_api_address
@@ -281,9 +281,8 @@ def register(root: typer.Typer) -> None:
                 ),
             )
         console.print(table)
-        optimised = selection_table(record["rounds"])
-        if optimised is not None:
-            console.print(optimised)
+        for line in selection_summary(record["rounds"]):
+            console.print(line, markup=False, highlight=False)
         console.print(
             f"model {record['final_model_cid']}, NFT token {record['token_id']}; "
             f"record {record_path}"

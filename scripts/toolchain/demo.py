@@ -10,7 +10,9 @@
 4. Verify it as a stranger would (`fqai verify <CID>` against the on-chain signer digest), list
    it for sale, offer a licence, and buy one.
 5. Run a federation (scripts/toolchain/demo_federation.py): 4 staked nodes with their own keys,
-   data partitions and accounts train 3 rounds of a breast-cancer MLP through a Flower SuperLink;
+   data partitions and accounts train 3 rounds of a breast-cancer MLP through a Flower SuperLink
+   (each round 3 of the 4 nodes, chosen from their scores and update redundancy by the exact
+   solver with QAOA on Aer beside it; both answers and their figures are printed and recorded);
    the coordinator checks every signed, committed update, finalises each round on-chain and
    mints the model NFT through the registry; nodes claim and withdraw their rewards; the model is
    verified (every round's aggregation recomputed from the signed updates), listed and licensed,

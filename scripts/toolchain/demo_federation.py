@@ -28,6 +28,7 @@ from fqai.chain import (
     Marketplace,
     UnlockedSender,
 )
+from fqai.cli.selection_view import selection_summary
 from fqai.federation.membership import create_federation, join_federation
 from fqai.federation.rewards import claim_model_revenue, claim_rewards
 from fqai.federation.runtime import SuperLink, SuperNode, submit_run, write_app, write_flwr_home
@@ -37,6 +38,7 @@ from fqai.keystore import Keystore, NodeIdentity, ScryptParams
 NUM_NODES = 4
 ROUNDS = 3
 QUORUM = 3
+SELECTION = "qaoa:3"
 PASSPHRASE = "demo passphrase, local only"
 ETH = 10**18
 
@@ -133,6 +135,11 @@ def run_federation(
                     "min-nodes": NUM_NODES,
                     "quorum": QUORUM,
                     "fraction-evaluate": 1.0,
+                    # 3 of the 4 nodes train each round, chosen by scores and update
+                    # redundancy; QAOA on Aer runs beside the exact solver (both recorded).
+                    "selection": SELECTION,
+                    "qaoa-reps": 2,
+                    "qaoa-shots": 1000,
                     "local-epochs": 2,
                     "lr": 0.05,
                     "round-timeout": 120,
@@ -240,6 +247,9 @@ def _round_table(console: Console, record: dict[str, Any]) -> None:
             _short(rnd["report_cid"], 14),
         )
     console.print(table)
+    console.print(f"node selection ({SELECTION}; objective f, higher is better):")
+    for line in selection_summary(record["rounds"]):
+        console.print("  " + line, markup=False, highlight=False)
     console.print(
         f"model NFT token [bold]{record['token_id']}[/] minted through the registry "
         f"(tx {_short(record.get('mint_tx'))}), manifest {record['final_model_cid']}"
