@@ -78,6 +78,8 @@ bench: setup
 	$(VENV)/bin/python bench/federation_dp_sgd.py
 	$(VENV)/bin/python bench/federation_simulation.py
 	$(VENV)/bin/python bench/recompute_bench.py
+	$(VENV)/bin/python bench/selection_accuracy.py
+	$(VENV)/bin/python bench/quantum_selection.py
 
 fuzz: setup
 	FQAI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FQAI_FUZZ_STEPS=25 brownie test tests/contracts/test_invariants.py --network development
