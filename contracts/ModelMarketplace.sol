@@ -217,6 +217,7 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
         lic.expiresAt = expiresAt;
         lic.offerId = offerId;
         lic.licenseId = licenseId;
+        lic.keyDelivered = false;
 
         _shareLicenseRevenue(tokenId, offer.creator, price);
         if (msg.value > price) _credit(msg.sender, msg.value - price, CREDIT_REFUND);
@@ -246,6 +247,37 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
         _totals.contributorUnclaimed -= uint96(amount);
         _credit(msg.sender, amount, CREDIT_CONTRIBUTOR);
         emit ContributorRevenueClaimed(tokenId, msg.sender, amount);
+    }
+
+    // ----------------------------------------------------------- key delivery
+
+    /// @notice Record where licensee `licensee` finds the model's content key for licence `licenseId`:
+    /// the IPFS CID of a signed record wrapping the key to the ML-KEM key given in {buyLicense}.
+    /// @dev Called by the token owner's key service, once per licence purchase. The licence must be the
+    /// licensee's current one on the token and unexpired: expiry stops new deliveries. A delivered key
+    /// cannot be taken back; integrators must still check {hasValidLicense}.
+    /// Requirements: caller owns `tokenId`; licence current and valid; no key delivered for it yet;
+    /// `wrappedKeyCID` non-empty and at most `MAX_TERMS_CID_LENGTH` bytes. Emits {KeyDelivered}.
+    /// @param tokenId The licensed model.
+    /// @param licensee The licence holder.
+    /// @param licenseId The licence purchase the key was wrapped for (bound into the wrapped key).
+    /// @param wrappedKeyCID CID of the signed wrapped-key record on IPFS.
+    function deliverKey(uint256 tokenId, address licensee, uint64 licenseId, string calldata wrappedKeyCID)
+        external
+        whenNotPaused
+    {
+        if (IERC721(address(modelNFT)).ownerOf(tokenId) != msg.sender) {
+            revert MarketplaceNotTokenOwner(tokenId, msg.sender);
+        }
+        uint256 length = bytes(wrappedKeyCID).length;
+        if (length == 0 || length > MAX_TERMS_CID_LENGTH) revert MarketplaceInvalidCid();
+        License storage lic = _licenses[tokenId][licensee];
+        if (lic.licenseId != licenseId || lic.expiresAt <= block.timestamp) {
+            revert MarketplaceNoSuchLicense(tokenId, licensee, licenseId);
+        }
+        if (lic.keyDelivered) revert MarketplaceKeyAlreadyDelivered(tokenId, licensee, licenseId);
+        lic.keyDelivered = true;
+        emit KeyDelivered(licenseId, tokenId, licensee, wrappedKeyCID);
     }
 
     // ------------------------------------------------------------ withdrawals

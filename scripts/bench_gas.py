@@ -208,6 +208,11 @@ def run_nft_and_market(rec: Recorder, dep, owner) -> None:
     rec.add("ModelMarketplace.buyLicense", "renewal", tx)
     tx = market.buyLicense(token, 0, d("kem2"), 10**17, {"from": licensees[2], "value": 2 * 10**17})
     rec.add("ModelMarketplace.buyLicense", "new licensee, excess credited", tx)
+    # A CIDv1 of a raw block (59 characters), as the key service pins the wrapped-key record.
+    wrapped_cid = "bafkrei" + "a" * 52
+    license_id = market.licenseOf(token, licensees[0])[2]
+    tx = market.deliverKey(token, licensees[0], license_id, wrapped_cid, {"from": buyer})
+    rec.add("ModelMarketplace.deliverKey", "wrapped-key CID (59 characters)", tx)
     tx = market.withdraw(market.creditOf(buyer), {"from": buyer})
     rec.add("ModelMarketplace.withdraw", "", tx)
     rec.add("ModelMarketplace.pause", "", market.pause({"from": owner}))

@@ -36,6 +36,8 @@ interface IModelMarketplace {
         uint64 expiresAt;
         uint32 offerId;
         uint64 licenseId;
+        /// @dev Whether a wrapped content key was delivered for `licenseId` (reset by a new purchase).
+        bool keyDelivered;
     }
 
     error MarketplaceNotTokenOwner(uint256 tokenId, address account);
@@ -60,6 +62,10 @@ interface IModelMarketplace {
     error MarketplaceInsufficientCredit(address account, uint256 requested, uint256 available);
     error MarketplaceNothingToClaim(uint256 tokenId, address account);
     error MarketplaceTransferFailed(address to, uint256 amount);
+    /// @notice `licenseId` is not the licensee's current licence on the token, or it has expired.
+    error MarketplaceNoSuchLicense(uint256 tokenId, address licensee, uint64 licenseId);
+    error MarketplaceKeyAlreadyDelivered(uint256 tokenId, address licensee, uint64 licenseId);
+    error MarketplaceInvalidCid();
 
     event Listed(uint256 indexed tokenId, address indexed seller, uint256 price);
     event ListingCancelled(uint256 indexed tokenId, address indexed seller);
@@ -96,6 +102,11 @@ interface IModelMarketplace {
     event ContributorRevenueAdded(uint256 indexed tokenId, uint256 amount, uint256 total);
     event ContributorRevenueClaimed(uint256 indexed tokenId, address indexed contributor, uint256 amount);
     event Withdrawal(address indexed account, uint256 amount);
+    /// @notice The token owner's key service pinned `wrappedKeyCID`: the model's content key wrapped to
+    /// the ML-KEM key named in licence `licenseId`.
+    event KeyDelivered(
+        uint64 indexed licenseId, uint256 indexed tokenId, address indexed licensee, string wrappedKeyCID
+    );
 
     function hasValidLicense(uint256 tokenId, address account) external view returns (bool);
 }

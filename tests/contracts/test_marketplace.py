@@ -219,7 +219,7 @@ def test_deployment_wires_nft_registry_and_owner(market, nft, registry, owner):
 def test_views_are_empty_for_untouched_token(market, minted, licensee):
     assert tuple(market.listingOf(minted)) == (ZERO, 0)
     assert market.offerCount(minted) == 0
-    assert tuple(market.licenseOf(minted, licensee)) == (0, 0, 0)
+    assert tuple(market.licenseOf(minted, licensee)) == (0, 0, 0, False)
     assert market.hasValidLicense(minted, licensee) is False
     assert market.licenseCount() == 0
     assert market.creditOf(licensee) == 0
@@ -657,6 +657,7 @@ def test_buy_license_grants_new_licence(market, minted, offer, seller, licensee)
         "expiresAt": expiry,
         "offerId": offer,
         "licenseId": 1,
+        "keyDelivered": False,
     }
     assert market.hasValidLicense(minted, licensee) is True
     assert market.getOffer(minted, offer).dict()["seatsUsed"] == 1
@@ -697,6 +698,7 @@ def test_buy_license_renewal_before_expiry_extends_from_old_expiry_without_seat(
         "expiresAt": first_expiry + DURATION,
         "offerId": offer,
         "licenseId": 2,
+        "keyDelivered": False,
     }
     assert market.getOffer(minted, offer).dict()["seatsUsed"] == 1
     assert_books_balance(market)
@@ -1124,6 +1126,78 @@ def test_withdraw_all_credit(market, listed, seller, buyer, publisher):
     # Only the royalty is still owed.
     assert market.balance() == market.creditOf(publisher)
     assert_books_balance(market)
+
+
+WRAPPED = "bafkreiwrappedkeyrecordforlicence"
+
+
+def test_deliver_key_records_delivery_and_emits_event(market, minted, offer, seller, licensee):
+    license_id = buy_license(market, minted, offer, licensee).return_value
+
+    tx = market.deliverKey(minted, licensee, license_id, WRAPPED, {"from": seller})
+
+    event = tx.events["KeyDelivered"]
+    assert (event["licenseId"], event["tokenId"], event["licensee"], event["wrappedKeyCID"]) == (
+        license_id,
+        minted,
+        licensee.address,
+        WRAPPED,
+    )
+    assert market.licenseOf(minted, licensee).dict()["keyDelivered"] is True
+
+
+def test_deliver_key_only_once_per_licence(market, minted, offer, seller, licensee):
+    license_id = buy_license(market, minted, offer, licensee).return_value
+    market.deliverKey(minted, licensee, license_id, WRAPPED, {"from": seller})
+
+    with brownie.reverts(err("MarketplaceKeyAlreadyDelivered", minted, licensee, license_id)):
+        market.deliverKey(minted, licensee, license_id, WRAPPED, {"from": seller})
+
+
+def test_renewal_is_a_new_licence_that_may_get_its_own_key(market, minted, offer, seller, licensee):
+    first = buy_license(market, minted, offer, licensee).return_value
+    market.deliverKey(minted, licensee, first, WRAPPED, {"from": seller})
+    second = buy_license(market, minted, offer, licensee).return_value
+
+    assert market.licenseOf(minted, licensee).dict()["keyDelivered"] is False
+    with brownie.reverts(err("MarketplaceNoSuchLicense", minted, licensee, first)):
+        market.deliverKey(minted, licensee, first, WRAPPED, {"from": seller})
+    market.deliverKey(minted, licensee, second, WRAPPED + "2", {"from": seller})
+
+
+def test_deliver_key_reverts_for_caller_not_owning_the_token(
+    market, minted, offer, licensee, stranger
+):
+    license_id = buy_license(market, minted, offer, licensee).return_value
+    with brownie.reverts(err("MarketplaceNotTokenOwner", minted, stranger)):
+        market.deliverKey(minted, licensee, license_id, WRAPPED, {"from": stranger})
+
+
+def test_deliver_key_reverts_for_unknown_or_expired_licence(
+    market, minted, offer, seller, licensee, licensee2
+):
+    with brownie.reverts(err("MarketplaceNoSuchLicense", minted, licensee2, 1)):
+        market.deliverKey(minted, licensee2, 1, WRAPPED, {"from": seller})
+    license_id = buy_license(market, minted, offer, licensee).return_value
+    sleep_past(market.licenseOf(minted, licensee).dict()["expiresAt"])
+    with brownie.reverts(err("MarketplaceNoSuchLicense", minted, licensee, license_id)):
+        market.deliverKey(minted, licensee, license_id, WRAPPED, {"from": seller})
+
+
+def test_deliver_key_reverts_for_empty_or_oversized_cid(market, minted, offer, seller, licensee):
+    license_id = buy_license(market, minted, offer, licensee).return_value
+    for cid in ("", "b" * 129):
+        with brownie.reverts(bare_err("MarketplaceInvalidCid")):
+            market.deliverKey(minted, licensee, license_id, cid, {"from": seller})
+    market.deliverKey(minted, licensee, license_id, "b" * 128, {"from": seller})
+
+
+def test_deliver_key_reverts_while_paused(market, minted, offer, seller, licensee, owner):
+    license_id = buy_license(market, minted, offer, licensee).return_value
+    market.pause({"from": owner})
+    with brownie.reverts(bare_err("EnforcedPause")):
+        market.deliverKey(minted, licensee, license_id, WRAPPED, {"from": seller})
+    market.unpause({"from": owner})
 
 
 def test_withdraw_reverts_for_zero_amount(market, minted, offer, licensee):
