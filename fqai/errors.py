@@ -69,3 +69,7 @@ class KeystoreError(FqaiError):
 
 class DevnetError(FqaiError):
     """A local development service (IPFS node ...) could not be started, found or stopped."""
+
+
+class EncryptedWeightsError(FqaiError):
+    """The weights are encrypted for licensees; this operation needs the plaintext."""

@@ -13,7 +13,7 @@ from eth_utils import to_checksum_address
 
 from fqai.chain.client import ChainClient, TxResult
 from fqai.chain.deployment import MARKETPLACE, MODEL_NFT
-from fqai.chain.registry import to_bytes32
+from fqai.chain.registry import MintParams, hex32, to_bytes32
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,41 @@ class LicensePurchase:
     license_id: int
     expires_at: int
     tx: TxResult
+
+
+@dataclass(frozen=True)
+class LicenseRecord:
+    """A licensee's current licence on a token (``licenseOf``)."""
+
+    expires_at: int
+    offer_id: int
+    license_id: int
+    key_delivered: bool
+
+
+@dataclass(frozen=True)
+class LicenseEvent:
+    """One ``LicensePurchased`` event."""
+
+    license_id: int
+    token_id: int
+    licensee: str
+    offer_id: int
+    kem_key_digest: str
+    expires_at: int
+    renewal: bool
+    block_number: int
+
+
+@dataclass(frozen=True)
+class KeyDelivery:
+    """One ``KeyDelivered`` event: where a licensee finds its wrapped content key."""
+
+    license_id: int
+    token_id: int
+    licensee: str
+    wrapped_key_cid: str
+    block_number: int
 
 
 class Marketplace:
@@ -113,3 +148,88 @@ class Marketplace:
 
     def withdraw(self, amount_wei: int) -> TxResult:
         return self.chain.transact(MARKETPLACE, "withdraw", amount_wei)
+
+    # -- licensed delivery ------------------------------------------------------------------
+
+    def mint(self, to: str, params: MintParams) -> int:
+        """Mint a model NFT directly on ModelNFT (a model published outside a federation)."""
+        result = self.chain.transact(MODEL_NFT, "mint", to_checksum_address(to), params.as_tuple())
+        (event,) = self.chain.receipt_events(result, MODEL_NFT, "ModelMinted")
+        token_id = int(event["tokenId"])
+        log.info("minted model token %d for %s (manifest %s)", token_id, to, params.manifest_cid)
+        return token_id
+
+    def owner_of(self, token_id: int) -> str:
+        return to_checksum_address(self.chain.call(MODEL_NFT, "ownerOf", token_id))
+
+    def license_of(self, token_id: int, account: str) -> LicenseRecord:
+        raw = self.chain.call(MARKETPLACE, "licenseOf", token_id, to_checksum_address(account))
+        return LicenseRecord(int(raw[0]), int(raw[1]), int(raw[2]), bool(raw[3]))
+
+    def license_events(
+        self, *, token_id: int | None = None, licensee: str | None = None, from_block: int = 0
+    ) -> list[LicenseEvent]:
+        """``LicensePurchased`` events, oldest first, optionally for one token or licensee."""
+        filters: dict[str, object] = {}
+        if token_id is not None:
+            filters["tokenId"] = token_id
+        if licensee is not None:
+            filters["licensee"] = to_checksum_address(licensee)
+        return [
+            LicenseEvent(
+                license_id=int(e["args"]["licenseId"]),
+                token_id=int(e["args"]["tokenId"]),
+                licensee=to_checksum_address(e["args"]["licensee"]),
+                offer_id=int(e["args"]["offerId"]),
+                kem_key_digest=hex32(e["args"]["kemKeyDigest"]),
+                expires_at=int(e["args"]["expiresAt"]),
+                renewal=bool(e["args"]["renewal"]),
+                block_number=e["blockNumber"],
+            )
+            for e in self.chain.events(
+                MARKETPLACE, "LicensePurchased", from_block=from_block, filters=filters or None
+            )
+        ]
+
+    def key_deliveries(
+        self, *, token_id: int | None = None, licensee: str | None = None, from_block: int = 0
+    ) -> list[KeyDelivery]:
+        """``KeyDelivered`` events, oldest first, optionally for one token or licensee."""
+        filters: dict[str, object] = {}
+        if token_id is not None:
+            filters["tokenId"] = token_id
+        if licensee is not None:
+            filters["licensee"] = to_checksum_address(licensee)
+        return [
+            KeyDelivery(
+                license_id=int(e["args"]["licenseId"]),
+                token_id=int(e["args"]["tokenId"]),
+                licensee=to_checksum_address(e["args"]["licensee"]),
+                wrapped_key_cid=str(e["args"]["wrappedKeyCID"]),
+                block_number=e["blockNumber"],
+            )
+            for e in self.chain.events(
+                MARKETPLACE, "KeyDelivered", from_block=from_block, filters=filters or None
+            )
+        ]
+
+    def deliver_key(
+        self, token_id: int, licensee: str, license_id: int, wrapped_key_cid: str
+    ) -> TxResult:
+        """Record the wrapped key's CID for licence ``license_id`` (token owner only)."""
+        result = self.chain.transact(
+            MARKETPLACE,
+            "deliverKey",
+            token_id,
+            to_checksum_address(licensee),
+            license_id,
+            wrapped_key_cid,
+        )
+        log.info(
+            "delivered the key of token %d to %s (licence %d): %s",
+            token_id,
+            licensee,
+            license_id,
+            wrapped_key_cid,
+        )
+        return result

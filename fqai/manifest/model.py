@@ -23,6 +23,7 @@ from fqai.jcs import MAX_SAFE_INTEGER, canonicalize, utf16_sort_key
 from fqai.weights import DTYPE_SIZES, MAX_DIMS, WEIGHTS_FORMAT, TensorInfo, WeightsInfo
 
 SCHEMA_ID = "fqai-manifest/1"
+ENCRYPTION_SCHEME = "AES-256-GCM"
 KINDS = ("update", "round-model", "published-model")
 MAX_UINT32 = 2**32 - 1
 MAX_UINT256 = 2**256 - 1
@@ -92,6 +93,39 @@ def _is_number(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class Encryption:
+    """``weights.encryption``: the pinned bytes are the safetensors file encrypted for licensees.
+
+    ``weights.cid``, ``sha256`` and ``size`` then describe the ciphertext (anyone can check it);
+    ``plaintext_sha256`` and ``plaintext_size`` the file a licensee decrypts, whose header must
+    match ``weights.tensors``.
+    """
+
+    plaintext_sha256: str
+    plaintext_size: int
+    scheme: str = ENCRYPTION_SCHEME
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "plaintext_sha256": self.plaintext_sha256,
+            "plaintext_size": self.plaintext_size,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any, path: str) -> Encryption:
+        obj = _expect_object(value, path, {"scheme", "plaintext_sha256", "plaintext_size"}, set())
+        if obj["scheme"] != ENCRYPTION_SCHEME:
+            raise _fail(f"{path}.scheme", f"must be {ENCRYPTION_SCHEME!r}")
+        return cls(
+            plaintext_sha256=_expect_digest(obj["plaintext_sha256"], f"{path}.plaintext_sha256"),
+            plaintext_size=_expect_int(
+                obj["plaintext_size"], f"{path}.plaintext_size", 8, MAX_SAFE_INTEGER
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class WeightsRef:
     """The ``weights`` section: where the weights are and what they must hash to."""
 
@@ -100,14 +134,23 @@ class WeightsRef:
     size: int
     tensors: tuple[TensorInfo, ...]
     format: str = WEIGHTS_FORMAT
+    encryption: Encryption | None = None
 
     @property
     def info(self) -> WeightsInfo:
-        """As a :class:`~fqai.weights.WeightsInfo` for checking a file."""
+        """As a :class:`~fqai.weights.WeightsInfo` for checking a (decrypted) safetensors file."""
+        if self.encryption is not None:
+            return WeightsInfo(
+                sha256=self.encryption.plaintext_sha256,
+                size=self.encryption.plaintext_size,
+                tensors=self.tensors,
+            )
         return WeightsInfo(sha256=self.sha256, size=self.size, tensors=self.tensors)
 
     def to_json(self) -> dict[str, Any]:
+        optional = {} if self.encryption is None else {"encryption": self.encryption.to_json()}
         return {
+            **optional,
             "cid": self.cid,
             "sha256": self.sha256,
             "size": self.size,
@@ -117,7 +160,9 @@ class WeightsRef:
 
     @classmethod
     def from_json(cls, value: Any, path: str = "weights") -> WeightsRef:
-        obj = _expect_object(value, path, {"cid", "sha256", "size", "format", "tensors"}, set())
+        obj = _expect_object(
+            value, path, {"cid", "sha256", "size", "format", "tensors"}, {"encryption"}
+        )
         if obj["format"] != WEIGHTS_FORMAT:
             raise _fail(f"{path}.format", f"must be {WEIGHTS_FORMAT!r}")
         tensors_raw = obj["tensors"]
@@ -141,11 +186,17 @@ class WeightsRef:
         keys = [utf16_sort_key(t.name) for t in tensors]
         if any(a >= b for a, b in itertools.pairwise(keys)):
             raise _fail(f"{path}.tensors", "must be sorted by name (UTF-16) without duplicates")
+        encryption = (
+            Encryption.from_json(obj["encryption"], f"{path}.encryption")
+            if "encryption" in obj
+            else None
+        )
         return cls(
             cid=_expect_cid(obj["cid"], f"{path}.cid"),
             sha256=_expect_digest(obj["sha256"], f"{path}.sha256"),
             size=_expect_int(obj["size"], f"{path}.size", 8, MAX_SAFE_INTEGER),
             tensors=tuple(tensors),
+            encryption=encryption,
         )
 
 

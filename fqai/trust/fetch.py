@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fqai.crypto import mldsa
-from fqai.errors import DigestMismatchError, ManifestError, UntrustedSignerError, WeightsError
+from fqai.errors import (
+    DigestMismatchError,
+    EncryptedWeightsError,
+    ManifestError,
+    UntrustedSignerError,
+    WeightsError,
+)
 from fqai.ipfs.cid import CODEC_RAW, is_canonical_cid, parse_cid
 from fqai.ipfs.client import (
     IpfsClient,
@@ -140,6 +146,7 @@ def fetch_weights_to_file(
     checks pass (size, sha256, raw CID if applicable, safetensors header vs. tensors)."""
     ref = manifest.weights
     source = f"weights {ref.cid}"
+    require_plaintext(manifest)
 
     def check_header(tmp_path: str) -> None:
         data = Path(tmp_path).read_bytes()
@@ -160,12 +167,38 @@ def fetch_weights_to_file(
 
 def fetch_weights_bytes(client: IpfsClient, manifest: Manifest) -> bytes:
     """Fetch the weights into memory and check size, sha256 and tensors (not deserialised)."""
+    require_plaintext(manifest)
     ref = manifest.weights
     source = f"weights {ref.cid}"
     data = b"".join(client.iter_content(ref.cid, max_size=ref.size))
     check_bytes(data, ref.info, source)
     check_raw_cid(ref.cid, data)
     return data
+
+
+def fetch_ciphertext(client: IpfsClient, manifest: Manifest) -> bytes:
+    """Fetch a licensed-only model's encrypted weights, checking size, sha256 and raw CID."""
+    ref = manifest.weights
+    if ref.encryption is None:
+        raise EncryptedWeightsError(f"weights {ref.cid} are not encrypted")
+    source = f"encrypted weights {ref.cid}"
+    data = b"".join(client.iter_content(ref.cid, max_size=ref.size))
+    if len(data) != ref.size:
+        raise DigestMismatchError(f"size of {source}", f"{ref.size} bytes", f"{len(data)}")
+    actual = "0x" + hashlib.sha256(data).hexdigest()
+    if actual != ref.sha256:
+        raise DigestMismatchError(f"sha256 of {source}", ref.sha256, actual)
+    check_raw_cid(ref.cid, data)
+    return data
+
+
+def require_plaintext(manifest: Manifest) -> None:
+    """Refuse, with the way out, to treat a licensed-only model's ciphertext as weights."""
+    if manifest.weights.encryption is not None:
+        raise EncryptedWeightsError(
+            f"weights {manifest.weights.cid} are encrypted (licensed-only model): a licensee "
+            "gets them with `fqai model fetch <tokenId>`"
+        )
 
 
 def load_verified_weights(
@@ -217,4 +250,6 @@ def check_weights_stream(
     if actual != ref.sha256:
         raise DigestMismatchError(f"sha256 of {source}", ref.sha256, actual)
     check_raw_cid_digest(ref.cid, digest)
+    if ref.encryption is not None:
+        return  # ciphertext: its header is checked by a licensee after decryption
     check_tensors(parse_header(bytes(head), source, total_size=size), ref.tensors, source)

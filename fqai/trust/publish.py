@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fqai.crypto import mldsa
+from fqai.delivery.content import encrypt_weights
+from fqai.encoding import sha256_bytes32
 from fqai.ipfs.client import IpfsClient
 from fqai.keystore.store import NodeIdentity
 from fqai.manifest.envelope import SignedManifest, sign_manifest
-from fqai.manifest.model import Manifest, ModelSpec, Signer, WeightsRef, utc_now
+from fqai.manifest.model import Encryption, Manifest, ModelSpec, Signer, WeightsRef, utc_now
 from fqai.weights import describe_file
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ def publish_artifact(
     created_at: str | None = None,
     public_key_by_cid: bool = False,
     round_report: str | None = None,
+    content_key: bytes | None = None,
 ) -> PublishedArtifact:
     """Add the weights, build and sign the manifest, add the envelope; return the CIDs.
 
@@ -83,6 +86,9 @@ def publish_artifact(
         Store the public key as its own IPFS block and reference it by CID instead of inline.
     round_report
         For a ``round-model``: CID of the signed round report it was computed under.
+    content_key
+        Publish licensed-only: the weights are pinned encrypted under this AES-256 key and the
+        manifest describes the ciphertext (``weights.encryption``).
 
     Raises
     ------
@@ -94,7 +100,15 @@ def publish_artifact(
         Adding failed.
     """
     info = describe_file(Path(weights_path))
-    weights_cid = client.add_file(Path(weights_path))
+    encryption = None
+    if content_key is None:
+        weights_cid = client.add_file(Path(weights_path))
+        digest, size = info.sha256, info.size
+    else:
+        blob = encrypt_weights(Path(weights_path).read_bytes(), content_key)
+        weights_cid = client.add_bytes(blob)
+        digest, size = sha256_bytes32(blob), len(blob)
+        encryption = Encryption(plaintext_sha256=info.sha256, plaintext_size=info.size)
     key_cid = None
     if public_key_by_cid:
         key_cid = client.add_bytes(identity.mldsa.public_key)
@@ -103,7 +117,11 @@ def publish_artifact(
         federation_id=str(federation_id),
         round=round,
         weights=WeightsRef(
-            cid=weights_cid, sha256=info.sha256, size=info.size, tensors=info.tensors
+            cid=weights_cid,
+            sha256=digest,
+            size=size,
+            tensors=info.tensors,
+            encryption=encryption,
         ),
         model=model,
         signer=signer_for(identity, key_cid),

@@ -246,6 +246,12 @@ def _verify(context: _Context, cid: str, depth: int, ancestors: tuple[str, ...])
             finally:
                 if done is not None:
                     done()
+            if ref.encryption is not None:
+                return (
+                    f"{ref.cid}: {ref.size} bytes of {ref.encryption.scheme} ciphertext, sha256 "
+                    f"{ref.sha256} (licensed-only: the plaintext is checked after decryption)",
+                    None,
+                )
             return (
                 f"{ref.cid}: {ref.size} bytes, sha256 {ref.sha256}, {len(ref.tensors)} tensors",
                 None,
