@@ -15,7 +15,7 @@ import typer
 
 from fqai import __version__
 
-COMMAND_MODULES: tuple[str, ...] = ("keys", "verify", "devnet", "federation", "node")
+COMMAND_MODULES: tuple[str, ...] = ("keys", "verify", "devnet", "federation", "node", "delivery")
 
 app = typer.Typer(
     name="fqai",
