@@ -17,6 +17,10 @@
    mints the model NFT through the registry; nodes claim and withdraw their rewards; the model is
    verified (every round's aggregation recomputed from the signed updates), listed and licensed,
    and its contributors claim their share of the licence revenue.
+6. Licensed delivery (scripts/toolchain/demo_delivery.py): the coordinator fine-tunes the
+   federation's model and publishes it licensed-only (encrypted weights, NFT minted, licence
+   offer); `fqai keyservice run` runs in the background; a second account buys a licence with its
+   ML-KEM-768 key, receives the wrapped content key and runs `fqai model eval` on the model.
 
 With a terminal attached the services keep running until Ctrl-C; otherwise (CI, pipes) everything
 is stopped before exit. FQAI_DEMO_KEEP=0/1 overrides.
@@ -56,6 +60,7 @@ from fqai.manifest.model import ModelSpec
 from fqai.trust.publish import publish_artifact
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_delivery import licensed_delivery
 from demo_federation import run_federation, verify_and_sell
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -232,6 +237,19 @@ def run(keep: bool) -> None:
             w3.eth.accounts[2],
         )
         console.print(f"federation part took {time.monotonic() - started:.0f}s")
+
+        console.rule("licensed delivery")
+        licensed_delivery(
+            console,
+            model_cid=federation.model_cid,
+            owner_keystore=workdir / "federation" / "keys" / "coordinator",
+            passphrase_file=workdir / "federation" / "passphrase",
+            rpc_url=chain.rpc_url,
+            ipfs_api=ipfs.api_address,
+            deployments=deployments,
+            fqai_bin=BIN / "fqai",
+            workdir=workdir,
+        )
         if keep:
             console.print(
                 "\n[bold]Services are running.[/] Ctrl-C stops them. "
