@@ -80,6 +80,9 @@ def register(root: typer.Typer) -> None:
         parent: Annotated[
             list[str] | None, typer.Option(help="Manifest CID this model derives from.")
         ] = None,
+        parent_token: Annotated[
+            int, typer.Option(help="Token of the model this one derives from (0: none).")
+        ] = 0,
         mint: Annotated[bool, typer.Option(help="Mint the model NFT to the publisher.")] = True,
         royalty_bps: Annotated[int, typer.Option(help="ERC-2981 royalty (basis points).")] = 0,
         content_keys: ContentKeysOption = None,
@@ -127,6 +130,7 @@ def register(root: typer.Typer) -> None:
                     signer_key_digest=identity.public.mldsa_key_digest,
                     royalty_receiver=chain.address,
                     royalty_bps=royalty_bps,
+                    parent_token_id=parent_token,
                 ),
             )
         console.print(

@@ -30,6 +30,8 @@ from fqai.manifest.model import Manifest
 from fqai.trust.verify import ArtifactReport, Check, CheckStatus, verify_artifact
 
 REGISTRY = "FederationRegistry"
+#: How many parent tokens up a derived model's trust reaches.
+MAX_TOKEN_DEPTH = 8
 
 
 @dataclass
@@ -39,10 +41,17 @@ class ChainKeyResolver:
     token_id: int
     provenance: Provenance
     member_keys: dict[str, set[str]] = field(default_factory=dict)
+    parent: ChainKeyResolver | None = None
 
     @classmethod
-    def for_token(cls, chain: ChainClient, token_id: int) -> ChainKeyResolver:
-        """Read the token's provenance and, for a federation model, every member key joined."""
+    def for_token(
+        cls, chain: ChainClient, token_id: int, max_depth: int = MAX_TOKEN_DEPTH
+    ) -> ChainKeyResolver:
+        """Read the token's provenance and, for a federation model, every member key joined.
+
+        A token minted with a parent token (a model derived from another) also trusts what its
+        parent token trusts, up to ``max_depth`` tokens up, so its lineage verifies.
+        """
         registry = FederationRegistry(chain)
         provenance = registry.provenance(token_id)
         members: dict[str, set[str]] = defaultdict(set)
@@ -52,7 +61,12 @@ class ChainKeyResolver:
             ):
                 args = entry["args"]
                 members[to_checksum_address(args["node"])].add(hex32(args["keyDigest"]))
-        return cls(token_id=token_id, provenance=provenance, member_keys=dict(members))
+        parent = None
+        if provenance.parent_token_id and max_depth > 0:
+            parent = cls.for_token(chain, provenance.parent_token_id, max_depth - 1)
+        return cls(
+            token_id=token_id, provenance=provenance, member_keys=dict(members), parent=parent
+        )
 
     @property
     def description(self) -> str:
@@ -62,9 +76,16 @@ class ChainKeyResolver:
                 f", federation {self.provenance.federation_id} "
                 f"({len(self.member_keys)} member(s) ever joined)"
             )
+        if self.parent is not None:
+            text += f"; parent {self.parent.description}"
         return text
 
     def is_trusted(self, manifest: Manifest) -> bool:
+        return self._trusts(manifest) or (
+            self.parent is not None and self.parent.is_trusted(manifest)
+        )
+
+    def _trusts(self, manifest: Manifest) -> bool:
         signer = manifest.signer
         digest = signer.key_digest.lower()
         if manifest.kind == "update":

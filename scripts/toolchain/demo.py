@@ -242,6 +242,7 @@ def run(keep: bool) -> None:
         licensed_delivery(
             console,
             model_cid=federation.model_cid,
+            parent_token=federation.token_id,
             owner_keystore=workdir / "federation" / "keys" / "coordinator",
             passphrase_file=workdir / "federation" / "passphrase",
             rpc_url=chain.rpc_url,

@@ -50,6 +50,7 @@ def licensed_delivery(
     console: Console,
     *,
     model_cid: str,
+    parent_token: int,
     owner_keystore: Path,
     passphrase_file: Path,
     rpc_url: str,
@@ -93,7 +94,8 @@ def licensed_delivery(
     published = _run(
         console,
         [str(fqai_bin), "model", "publish", str(tuned), "--name", task.MODEL_NAMES["breast_cancer"],
-         "--dataset", "breast_cancer", "--parent", model_cid, *owner_args],
+         "--dataset", "breast_cancer", "--parent", model_cid, "--parent-token",
+         str(parent_token), *owner_args],
         "fqai model publish",
     )  # fmt: skip
     token = int(published["token_id"])

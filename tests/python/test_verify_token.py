@@ -162,3 +162,33 @@ def test_recompute_needs_a_federation_token(
     assert by_cid.exit_code != 0 and "needs a model token id" in by_cid.output
     lone = runner.invoke(app, ["verify", str(token), "--round", "1", *common])
     assert lone.exit_code != 0 and "--round goes with --recompute" in lone.output
+
+
+def test_derived_token_trusts_its_parent_tokens_signers() -> None:
+    """A model minted with a parent token verifies a lineage signed by the parent's federation."""
+    from types import SimpleNamespace
+
+    from fqai.chain.registry import Provenance
+    from fqai.trust.onchain import ChainKeyResolver
+
+    def prov(signer: str, federation: int, parent: int) -> Provenance:
+        return Provenance(
+            "bafy", "0x" + "00" * 32, signer, federation, 1, 0, parent, "0x" + "0" * 40
+        )
+
+    node = "0x" + "11" * 20
+    federation = ChainKeyResolver(2, prov("0xaa", 1, 0), {node: {"0xbb"}})
+    derived = ChainKeyResolver(3, prov("0xcc", 0, 2), {}, parent=federation)
+    alone = ChainKeyResolver(3, prov("0xcc", 0, 2), {})
+
+    def manifest(kind: str, digest: str, fed: str = "1") -> SimpleNamespace:
+        signer = SimpleNamespace(key_digest=digest, eth_address=node)
+        return SimpleNamespace(kind=kind, federation_id=fed, signer=signer)
+
+    assert derived.is_trusted(manifest("published-model", "0xcc", "0"))
+    assert derived.is_trusted(manifest("round-model", "0xaa"))  # the parent token's signer
+    assert derived.is_trusted(manifest("update", "0xbb"))  # a member of the parent's federation
+    assert not alone.is_trusted(manifest("round-model", "0xaa"))
+    assert not derived.is_trusted(manifest("update", "0xbb", "2"))  # another federation
+    assert not derived.is_trusted(manifest("round-model", "0xdd"))
+    assert "parent on-chain: token 2" in derived.description
