@@ -311,10 +311,13 @@ def _verify_parents(
             continue
         parent = parent_report.manifest
         if parent is not None and parent.federation_id != manifest.federation_id:
-            problems.append(
-                f"{parent_cid}: belongs to federation {parent.federation_id}, "
-                f"not {manifest.federation_id}"
-            )
+            # A model published outside federations (federation 0) may derive from any
+            # federation's model; inside a federation the lineage stays in it.
+            if manifest.kind != "published-model" or manifest.federation_id != "0":
+                problems.append(
+                    f"{parent_cid}: belongs to federation {parent.federation_id}, "
+                    f"not {manifest.federation_id}"
+                )
         elif parent is not None and parent.round > manifest.round:
             problems.append(f"{parent_cid}: round {parent.round} is after round {manifest.round}")
     if problems:

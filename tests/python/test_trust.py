@@ -156,6 +156,21 @@ def test_lineage_is_verified_recursively(
         ipfs_client, identity, paths[1], federation_id=8, round=2, parents=[base.manifest_cid]
     )
     assert _first_failure(ipfs_client, other_federation.manifest_cid)[0] == "parents"
+    # A model published outside federations may derive from a federation's model ...
+    derived = _publish(
+        ipfs_client, identity, paths[1], kind="published-model", federation_id=0, round=0,
+        parents=[merged.manifest_cid],
+    )  # fmt: skip
+    assert verify_artifact(ipfs_client, derived.manifest_cid).ok
+    # ... but not claim a federation of its own that its parent does not belong to.
+    claimed = _publish(
+        ipfs_client, identity, paths[1], kind="published-model", federation_id=9, round=5,
+        parents=[merged.manifest_cid],
+    )  # fmt: skip
+    assert _first_failure(ipfs_client, claimed.manifest_cid) == (
+        "parents",
+        f"{merged.manifest_cid}: belongs to federation 7, not 9",
+    )
 
 
 def test_parent_failure_is_named_first(
