@@ -3,7 +3,11 @@
 Run from the repository root (``make bench`` runs it; train the angles first with
 ``bench/qaoa_angles.py``)::
 
-    .venv/bin/python bench/quantum_selection.py [--quick]
+    .venv/bin/python bench/quantum_selection.py [--quick] [--report-only]
+
+``--report-only`` redraws the plot and rewrites the markdown from the saved raw JSON. Aer runs
+with one OpenMP thread (``OMP_NUM_THREADS=1`` unless set): on a small shared machine its
+threaded statevector slows down several-fold whenever another process holds a core.
 
 Instances: seeded random ones for n = 6, 8, ..., 20 (k = n / 2, :data:`PER_SIZE` per n, scores
 uniform in [0, 1], redundancy the clipped cosine of update-like vectors drawn around a few
@@ -40,6 +44,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -51,6 +56,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# One OpenMP thread for Aer: on a small shared machine its multi-threaded statevector spins and
+# runs several times slower when another process holds a core.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from federation_common import ROOT, cpu_description, markdown_table, now_utc, write_section
 from qaoa_angles import clustered_instance
@@ -116,7 +124,7 @@ VARIANTS = (
     Variant(
         "qaoa dicke-xy complete cvar p2 opt",
         _cfg("dicke-xy", "complete", 2, "cvar", "optimise"),
-        16,
+        18,
     ),
     Variant(
         "qaoa dicke-xy complete cvar p3 transfer",
@@ -533,6 +541,7 @@ def conclusion(
     groups: dict[int, list[dict[str, Any]]],
     goal: Sequence[dict[str, Any]],
     fed: Sequence[dict[str, Any]],
+    noisy: Sequence[dict[str, Any]],
 ) -> str:
     """Plain statements computed from the numbers (no claim the data does not carry)."""
     lines = []
@@ -644,6 +653,25 @@ def conclusion(
             f"finds the optimum on {g['optimum_found'] if g else 0} of {len(fed)}; median "
             "P(opt)/uniform: " + ("; ".join(parts) or "no QAOA run") + "."
         )
+    for v in VARIANTS:
+        rows = [
+            (r["aer"], r[NOISY_BACKEND])
+            for r in noisy
+            if r["variant"] == v.label
+            and "error" not in r.get("aer", {"error": 1})
+            and "error" not in r.get(NOISY_BACKEND, {"error": 1})
+        ]
+        if rows:
+            lines.append(
+                f"* Noise ({NOISY_BACKEND} model, n = {NOISY_N}, {len(rows)} instances), "
+                f"{v.label}: median P(feasible) "
+                f"{statistics.median(a['p_feasible'] for a, _ in rows):.2f} -> "
+                f"{statistics.median(b['p_feasible'] for _, b in rows):.2f}, median "
+                "P(opt)/own uniform "
+                f"{statistics.median(a['p_opt_over_own_uniform'] for a, _ in rows):.1f}x -> "
+                f"{statistics.median(b['p_opt_over_own_uniform'] for _, b in rows):.1f}x "
+                f"(about {statistics.median(a['two_qubit_gates'] for a, _ in rows):.0f} CX)."
+            )
     slower = []
     for n, recs in groups.items():
         ex = summarise(recs, "exact")
@@ -665,7 +693,18 @@ def conclusion(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run (n <= 10, <= 2 min)")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the plot and the markdown from the saved JSON without rerunning",
+    )
     args = parser.parse_args()
+    if args.report_only:
+        suffix = "_quick" if args.quick else ""
+        path = ROOT / "docs" / "benchmarks" / f"quantum_selection{suffix}.json"
+        write_report(json.loads(path.read_text()), args.quick)
+        print(f"rewrote the report from {path}")
+        return
     t0 = time.perf_counter()
     sizes = QUICK_SIZES if args.quick else SIZES
     per = QUICK_PER_SIZE if args.quick else PER_SIZE
@@ -711,7 +750,7 @@ def main() -> None:
     rand_recs = [r for r in records if r["source"] == "random"]
     fed_recs = [r for r in records if r["source"] == "federation"]
     groups = group_by_n(rand_recs)
-    goal_table, goal = goal_check(groups)
+    _, goal = goal_check(groups)
     suffix = "_quick" if args.quick else ""
     json_path = ROOT / "docs" / "benchmarks" / f"quantum_selection{suffix}.json"
     png_path = ROOT / "docs" / f"quantum_selection{suffix}.png"
@@ -726,6 +765,7 @@ def main() -> None:
         "machine": cpu_description(),
         "versions": vers,
         "shots": SHOTS,
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "seconds": round(seconds, 1),
         "variants": [
             {"label": v.label, "config": v.config.to_json(), "max_n": v.max_n, "warm": v.warm}
@@ -744,6 +784,27 @@ def main() -> None:
     }
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(out, indent=1) + "\n")
+    write_report(out, args.quick)
+    print(f"wrote {json_path}, {png_path}, {DOC_PATH} in {seconds / 60:.1f} min")
+
+
+def write_report(out: dict[str, Any], quick: bool) -> None:
+    """Plot and markdown section from a run's raw results (``--report-only`` reuses the JSON)."""
+    records = out["instances"]
+    noisy = out["noisy"]
+    seconds = out["seconds"]
+    command = out["command"]
+    vers = out["versions"]
+    rand_recs = [r for r in records if r["source"] == "random"]
+    fed_recs = [r for r in records if r["source"] == "federation"]
+    groups = group_by_n(rand_recs)
+    sizes = list(groups)
+    per = max(len(recs) for recs in groups.values())
+    variants = VARIANTS
+    goal_table, goal = goal_check(groups)
+    suffix = "_quick" if quick else ""
+    json_path = ROOT / "docs" / "benchmarks" / f"quantum_selection{suffix}.json"
+    png_path = ROOT / "docs" / f"quantum_selection{suffix}.png"
     plot(groups, png_path)
 
     over_budget = sum(
@@ -769,11 +830,11 @@ def main() -> None:
     )
     time_table = summary_table(groups, lambda s: fmt_s(s["seconds_median"]))
     parts = [
-        f"## Sweep ({'quick' if args.quick else 'full'})",
-        f"Command: `.venv/bin/python {command}`; {now_utc()}; total {seconds / 60:.1f} min.  ",
-        f"Machine: {cpu_description()}.  ",
+        f"## Sweep ({'quick' if quick else 'full'})",
+        f"Command: `.venv/bin/python {command}`; {out['date']}; total {seconds / 60:.1f} min.  ",
+        f"Machine: {out['machine']}; Aer with OMP_NUM_THREADS={out['omp_num_threads']}.  ",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()) + ".  ",
-        f"Raw results: [`{json_path.relative_to(ROOT)}`](../../{json_path.relative_to(ROOT)}); "
+        f"Raw results: [`{json_path.relative_to(ROOT)}`]({json_path.name}); "
         f"angles: `fqai/quantum/angles.json` (trained by `bench/qaoa_angles.py`).",
         "",
         f"Random instances: n = {', '.join(map(str, sizes))}, k = n/2, {per} seeded instances "
@@ -899,12 +960,11 @@ def main() -> None:
                 rows,
             ),
         ]
-    parts += ["", "### Conclusion", conclusion(groups, goal, fed_recs)]
+    parts += ["", "### Conclusion", conclusion(groups, goal, fed_recs, noisy)]
     if not DOC_PATH.exists():
         DOC_PATH.parent.mkdir(parents=True, exist_ok=True)
         DOC_PATH.write_text(DOC_HEADER)
-    write_section("quantum-quick" if args.quick else "quantum", "\n".join(parts), path=DOC_PATH)
-    print(f"wrote {json_path}, {png_path}, {DOC_PATH} in {seconds / 60:.1f} min")
+    write_section("quantum-quick" if quick else "quantum", "\n".join(parts), path=DOC_PATH)
 
 
 if __name__ == "__main__":

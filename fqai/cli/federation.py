@@ -155,6 +155,9 @@ def register(root: typer.Typer) -> None:
         qaoa_variant: Annotated[
             str, typer.Option(help="QAOA form: dicke-xy, warm-xy or penalty.")
         ] = "dicke-xy",
+        qaoa_mixer: Annotated[
+            str, typer.Option(help="XY mixer of the dicke-xy/warm-xy forms: complete or ring.")
+        ] = "complete",
         qaoa_reps: Annotated[int, typer.Option(help="QAOA layers p.")] = 2,
         qaoa_shots: Annotated[int, typer.Option(help="Samples of the final circuit.")] = 1000,
         qaoa_backend: Annotated[
@@ -200,6 +203,7 @@ def register(root: typer.Typer) -> None:
         qaoa_settings: dict[str, str | int | float] = {
             "selection-lambda": selection_lambda,
             "qaoa-variant": qaoa_variant,
+            "qaoa-mixer": qaoa_mixer,
             "qaoa-reps": qaoa_reps,
             "qaoa-shots": qaoa_shots,
             "qaoa-backend": qaoa_backend,
