@@ -123,9 +123,13 @@ def _with_qaoa(
     except BudgetExceededError as exc:
         record["qaoa"] = {"error": str(exc), "config": config.to_json()}
         return _fallback(problem, sol, record, "time budget exceeded", str(exc))
-    except (QaoaError, MemoryError) as exc:
+    except QaoaError as exc:
         record["qaoa"] = {"error": str(exc), "config": config.to_json()}
         return _fallback(problem, sol, record, "quantum step failed", str(exc))
+    except Exception as exc:  # simulator or backend failures come in many types: never fatal
+        detail = f"{type(exc).__name__}: {exc}"
+        record["qaoa"] = {"error": detail, "config": config.to_json()}
+        return _fallback(problem, sol, record, "quantum step failed", detail)
     qrec = result.to_json()
     qrec["chosen"] = (
         [str(c) for c in problem.ids(result.positions)] if result.positions is not None else None

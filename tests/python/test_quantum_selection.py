@@ -369,3 +369,19 @@ def test_noisy_fake_device_reports_sampled_figures() -> None:
     assert result.probabilities_from.startswith("samples (aer noise model of fake_sherbrooke")
     assert 0 < result.p_feasible < 1  # noise leaks probability out of the weight-k subspace
     assert result.shots == 400
+
+
+def test_an_unexpected_simulator_failure_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fqai.quantum import select as module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Aer: simulation of 6 qubits failed")
+
+    monkeypatch.setattr(module, "run_qaoa", broken)
+    p = instance(6, 4)
+    out = select_clients(p.candidates, p.scores, p.redundancy, p.k, solver="qaoa", seed=0)
+    assert out.record["fallback"] == {
+        "reason": "quantum step failed",
+        "detail": "RuntimeError: Aer: simulation of 6 qubits failed",
+    }
+    assert out.chosen == p.ids(classical.exact(p).positions)
