@@ -158,6 +158,12 @@ def _write(value: Any, parts: list[str], path: str) -> None:
     elif value is False:
         parts.append("false")
     elif isinstance(value, int | float):
+        if isinstance(value, float) and value.is_integer() and MAX_SAFE_INTEGER < abs(value) < 1e21:
+            # ECMAScript writes these as plain digits, which a reader takes for an integer
+            # outside the exactly representable range: refuse what could not be read back.
+            raise CanonicalizationError(
+                f"at {path}: number {value!r} would be written as an integer beyond +-(2**53 - 1)"
+            )
         try:
             parts.append(format_number(value))
         except CanonicalizationError as exc:
