@@ -14,9 +14,14 @@ export FQAI_ROOT := $(CURDIR)
 
 FUZZ_EXAMPLES ?= 2000
 
-.PHONY: setup test test-contracts test-python demo lint bench fuzz coverage clean
+.PHONY: setup test test-contracts test-python test-browser demo lint bench fuzz coverage clean
 
-setup: $(VENV)/.stamp node_modules/.stamp $(SOLC_WRAPPER) $(VENV)/.brownie-networks.stamp
+CHROMIUM := /usr/bin/chromium
+# Root can install system packages directly; anyone else needs passwordless sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
+
+setup: $(VENV)/.stamp node_modules/.stamp $(SOLC_WRAPPER) $(VENV)/.brownie-networks.stamp \
+	frontend/node_modules/.stamp
 
 $(VENV)/.brownie-networks.stamp: scripts/toolchain/brownie_networks.py $(VENV)/.stamp
 	$(VENV)/bin/python scripts/toolchain/brownie_networks.py
@@ -33,6 +38,15 @@ node_modules/.stamp: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+frontend/node_modules/.stamp: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium drives the browser suite (Playwright with executable_path); not needed by demo.
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
 $(SOLC_WRAPPER): scripts/toolchain/solc-wrapper.js node_modules/.stamp
 	mkdir -p $(SOLCX_DIR)
 	printf '#!/bin/sh\nexec "%s" "%s" "$$@"\n' "$(CURDIR)/node_modules/.bin/node" "$(CURDIR)/scripts/toolchain/solc-wrapper.js" > $@
@@ -40,8 +54,11 @@ $(SOLC_WRAPPER): scripts/toolchain/solc-wrapper.js node_modules/.stamp
 	ln -sf $@ $(SOLCX_DIR)/solc
 	$@ --version | grep -q "Version: $(SOLC_VERSION)"
 
-test: setup
+test: setup $(CHROMIUM)
 	$(VENV)/bin/python scripts/toolchain/run_tests.py
+
+test-browser: setup $(CHROMIUM)
+	$(VENV)/bin/python -m pytest tests/browser -q
 
 test-contracts: setup
 	brownie test tests/contracts --network development

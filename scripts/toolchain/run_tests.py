@@ -3,7 +3,8 @@
 1. Contract suite on Anvil (Brownie launches it on a free port), stateful invariants included
    (FQAI_FUZZ_EXAMPLES, default 200 examples).
 2. The chain smoke test again on Ganache 7.9 (`--network ganache-cli`).
-3. The Python suite (trust layer, devnet, federation) with plain pytest.
+3. The Python suite (trust layer, devnet, federation, delivery) with plain pytest.
+4. The browser suite: the built frontend in Debian's Chromium (Playwright) against Anvil + IPFS.
 
 A suite that collects no tests (pytest exit code 5) counts as a failure.
 """
@@ -35,6 +36,7 @@ SUITES: list[tuple[str, list[str]]] = [
         ],
     ),
     ("python suite", [str(BIN / "python"), "-m", "pytest", "tests/python", "-q"]),
+    ("browser suite", [str(BIN / "python"), "-m", "pytest", "tests/browser", "-q"]),
 ]
 
 

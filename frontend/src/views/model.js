@@ -1,0 +1,197 @@
+import { h, clear, localTime, duration, shortHex } from '../dom.js';
+import { eth } from '../chain.js';
+import { loadToken, taskOf, verifyToken } from '../models.js';
+import { runTx, txStatus } from '../tx.js';
+import { badge } from './badge.js';
+
+const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
+
+function section(title, id, ...children) {
+  return h('section', { 'aria-labelledby': id }, h('h2', { id }, title), ...children);
+}
+
+function checksList(result) {
+  const items = result.checks.map((c) => h('li', { class: `check ${c.status}`, 'data-testid': 'check', 'data-check': c.name, 'data-status': c.status },
+    h('span', { class: 'check-icon', 'aria-hidden': 'true' }, c.status === 'pass' ? '✔' : '✘'),
+    h('strong', {}, `${c.name}: `), h('span', { class: 'sr-only' }, c.status === 'pass' ? 'passed. ' : 'FAILED. '), c.detail));
+  const summary = result.ok
+    ? h('p', {}, 'Every check passed in this browser. The weights themselves are not downloaded here; their signed sha256 equals the digest the token records.')
+    : h('p', { class: 'error' }, `The check "${result.checks.at(-1).name}" failed; the checks after it were not run. Do not trust this model's manifest.`);
+  return [summary, h('ol', { class: 'checks' }, items)];
+}
+
+function gatewayLink(config, cid) {
+  return h('a', { href: new URL(encodeURIComponent(cid), config.ipfsGateway).href, rel: 'noopener' }, h('code', {}, cid));
+}
+
+function detailsList(config, token, manifest) {
+  const p = token.provenance;
+  const rows = [
+    ['Token', `#${token.id}`],
+    ['Owner', h('code', {}, token.owner)],
+    ['Kind', manifest?.kind ?? '—'],
+    ['Task', taskOf(manifest) ?? '—'],
+    ['Federation / round', p.federationId === 0n ? 'published outside a federation' : `federation ${p.federationId}, round ${p.round}`],
+    ['Minted', localTime(p.mintedAt)],
+    ['Manifest created', manifest?.created_at ? new Date(manifest.created_at).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'long' }) : '—'],
+    ['Manifest CID', gatewayLink(config, p.manifestCID)],
+    ['Weights digest (on-chain)', h('code', {}, p.weightsDigest)],
+    ['Signer key digest (on-chain)', h('code', {}, p.signerKeyDigest)],
+    ['Signer account', manifest?.signer?.eth_address ? h('code', {}, manifest.signer.eth_address) : '—'],
+    ['Weights', manifest?.weights ? [gatewayLink(config, manifest.weights.cid), ` (${manifest.weights.size} bytes${manifest.weights.encryption ? ', encrypted: licensed use only' : ''})`] : '—'],
+  ];
+  return h('dl', { class: 'details' }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+function metricsTable(manifest) {
+  const entries = Object.entries(manifest?.metrics ?? {});
+  if (!entries.length) return h('p', {}, 'No metrics in the manifest.');
+  return h('table', {}, h('caption', { class: 'sr-only' }, 'Metrics from the signed manifest'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Metric'), h('th', { scope: 'col' }, 'Value'))),
+    h('tbody', {}, entries.map(([k, v]) => h('tr', {}, h('th', { scope: 'row' }, k), h('td', {}, String(v))))));
+}
+
+function lineage(config, token, manifest) {
+  const parts = [];
+  const parent = token.provenance.parentTokenId;
+  parts.push(h('p', {}, 'Parent token: ', parent ? h('a', { href: `#/model/${parent}` }, `Model #${parent}`) : 'none'));
+  const parents = manifest?.parents ?? [];
+  parts.push(parents.length
+    ? [h('p', {}, 'Manifests this model derives from (signed):'), h('ul', {}, parents.map((cid) => h('li', {}, gatewayLink(config, cid))))]
+    : h('p', {}, 'The manifest names no parent manifests.'));
+  return parts;
+}
+
+function buySection(ctx, token) {
+  const { chain, wallet } = ctx;
+  if (!token.listing) return h('p', {}, 'This model is not for sale.');
+  const status = txStatus();
+  const mine = wallet.address && wallet.address.toLowerCase() === token.listing.seller.toLowerCase();
+  const button = h('button', { type: 'button', disabled: !wallet.address || mine || undefined, onclick: async () => {
+    button.disabled = true;
+    const price = token.listing.price;
+    const receipt = await runTx(status, wallet, chain, 'Buy', (signer) => chain.market.connect(signer).buy(token.id, price, { value: price }));
+    if (receipt) ctx.refresh(); else button.disabled = false;
+  } }, `Buy for ${eth(token.listing.price)}`);
+  return [h('p', {}, `Listed by `, h('code', {}, token.listing.seller), ` for ${eth(token.listing.price)}.`),
+    button, !wallet.address ? h('p', { class: 'muted' }, 'Connect a wallet to buy.') : null, mine ? h('p', { class: 'muted' }, 'You are the seller.') : null, status];
+}
+
+function offerRow(ctx, token, offer) {
+  const { chain, wallet, config } = ctx;
+  const now = Date.now() / 1000;
+  const expired = offer.expiresAt !== 0n && Number(offer.expiresAt) <= now;
+  const seats = offer.maxSeats === 0n ? `${offer.seatsUsed} used, unlimited` : `${offer.seatsUsed} of ${offer.maxSeats} used`;
+  const state = !offer.active ? 'paused' : expired ? 'expired' : 'open';
+  const status = txStatus();
+  const inputId = `kem-${offer.offerId}`;
+  const input = h('input', { id: inputId, name: 'kem', required: true, pattern: '0x[0-9a-fA-F]{64}', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': `${inputId}-help`, placeholder: '0x…' });
+  const form = h('form', { class: 'license-form', 'data-testid': 'license-form', 'data-offer-id': String(offer.offerId), onsubmit: async (e) => {
+    e.preventDefault();
+    if (!BYTES32.test(input.value.trim())) {
+      input.setAttribute('aria-invalid', 'true');
+      status.textContent = 'Enter the 0x-prefixed 32-byte ML-KEM-768 key digest.';
+      return;
+    }
+    input.removeAttribute('aria-invalid');
+    const submit = form.querySelector('button');
+    submit.disabled = true;
+    const receipt = await runTx(status, wallet, chain, 'License', (signer) => chain.market.connect(signer).buyLicense(token.id, offer.offerId, input.value.trim(), offer.price, { value: offer.price }));
+    submit.disabled = false;
+    if (receipt) ctx.refreshLicense();
+  } },
+  h('label', { for: inputId }, 'Your ML-KEM-768 key digest'), input,
+  h('small', { id: `${inputId}-help`, class: 'muted' }, 'Printed by `fqai keys show`; the content key is wrapped to this key.'),
+  h('button', { type: 'submit', disabled: !wallet.address || state !== 'open' || undefined }, `License for ${eth(offer.price)}`),
+  status);
+  return h('tr', { 'data-testid': 'offer', 'data-offer-id': String(offer.offerId) },
+    h('th', { scope: 'row' }, `#${offer.offerId}`),
+    h('td', {}, eth(offer.price)),
+    h('td', {}, duration(offer.duration)),
+    h('td', {}, seats),
+    h('td', {}, offer.expiresAt === 0n ? 'never' : localTime(offer.expiresAt)),
+    h('td', {}, gatewayLink(config, offer.termsCID)),
+    h('td', {}, state),
+    h('td', {}, form));
+}
+
+function offersTable(ctx, token) {
+  if (!token.offers.length) return h('p', {}, 'No licence offers.');
+  const cols = ['Offer', 'Price', 'Duration per purchase', 'Seats', 'Offer ends', 'Terms', 'Status', 'License'];
+  return [h('table', { class: 'offers' }, h('caption', { class: 'sr-only' }, 'Licence offers'),
+    h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, token.offers.map((o) => offerRow(ctx, token, o)))),
+  !ctx.wallet.address ? h('p', { class: 'muted' }, 'Connect a wallet to license.') : null];
+}
+
+async function licenseStatus(ctx, token, el) {
+  const { chain, wallet } = ctx;
+  if (!wallet.address) {
+    clear(el, h('p', { class: 'muted' }, 'Connect a wallet to see your licence.'));
+    return;
+  }
+  const lic = await chain.market.licenseOf(token.id, wallet.address);
+  if (lic.expiresAt === 0n) {
+    clear(el, h('p', { 'data-testid': 'license-status', 'data-state': 'none' }, 'You hold no licence for this model.'));
+    return;
+  }
+  const block = await chain.provider.getBlock('latest');
+  const valid = lic.expiresAt > BigInt(block.timestamp);
+  clear(el, h('p', { 'data-testid': 'license-status', 'data-state': valid ? 'valid' : 'expired', 'data-expires-at': String(lic.expiresAt) },
+    valid ? 'Your licence is valid until ' : 'Your licence expired on ', h('time', { datetime: new Date(Number(lic.expiresAt) * 1000).toISOString() }, localTime(lic.expiresAt)),
+    ` (licence id ${lic.licenseId}, offer #${lic.offerId}${lic.keyDelivered ? ', content key delivered' : ', content key not yet delivered'}).`));
+}
+
+export async function renderModel(root, config, chain, wallet, tokenId) {
+  const heading = h('h1', {}, `Model #${tokenId}`);
+  clear(root, heading, h('p', { role: 'status' }, 'Reading the token…'));
+  let token;
+  try {
+    token = await loadToken(chain, tokenId);
+  } catch (err) {
+    clear(root, heading, h('p', { class: 'error', role: 'alert' }, `No such model token: ${err.shortMessage ?? err.message}`));
+    return () => {};
+  }
+  const badgeSlot = h('p', {}, badge(null));
+  const checks = h('div', { 'data-testid': 'checks' }, h('p', { role: 'status' }, 'Fetching the manifest and checking its signature…'));
+  const details = h('div', {});
+  const metrics = h('div', {});
+  const lineageEl = h('div', {});
+  const sale = h('div', {});
+  const offers = h('div', {});
+  const licence = h('div', { 'aria-live': 'polite' });
+  clear(root, heading, badgeSlot,
+    section('Provenance check', 'h-prov', checks),
+    section('Details', 'h-details', details),
+    section('Metrics', 'h-metrics', metrics),
+    section('Lineage', 'h-lineage', lineageEl),
+    section('Buy', 'h-buy', sale),
+    section('Licence offers', 'h-offers', offers),
+    section('Your licence', 'h-licence', licence));
+
+  let manifest = null;
+  const ctx = {
+    config, chain, wallet,
+    refresh: () => renderModel(root, config, chain, wallet, tokenId),
+    refreshLicense: () => licenseStatus(ctx, token, licence).catch((e) => clear(licence, h('p', { class: 'error' }, e.message))),
+  };
+  const renderTrading = () => {
+    clear(details, detailsList(config, token, manifest));
+    clear(sale, buySection(ctx, token));
+    clear(offers, offersTable(ctx, token));
+    ctx.refreshLicense();
+  };
+  renderTrading();
+  const result = await verifyToken(config, chain, token.provenance);
+  // Manifest data is shown only when every check passed.
+  manifest = result.ok ? result.manifest : null;
+  if (manifest?.model?.name) heading.textContent = `${manifest.model.name} (model #${tokenId})`;
+  clear(badgeSlot, badge(result));
+  clear(checks, checksList(result));
+  clear(metrics, metricsTable(manifest));
+  clear(lineageEl, lineage(config, token, manifest));
+  renderTrading();
+  const onWallet = () => renderTrading();
+  wallet.addEventListener('change', onWallet);
+  return () => wallet.removeEventListener('change', onWallet);
+}
