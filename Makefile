@@ -45,7 +45,7 @@ frontend/node_modules/.stamp: frontend/package-lock.json
 # Debian's Chromium drives the browser suite (Playwright with executable_path); not needed by demo.
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
 $(SOLC_WRAPPER): scripts/toolchain/solc-wrapper.js node_modules/.stamp
 	mkdir -p $(SOLCX_DIR)
