@@ -66,7 +66,8 @@ def decrypt_weights(blob: bytes, key: bytes, plaintext_sha256: str) -> bytes:
     nonce = blob[len(MAGIC) : HEADER_SIZE]
     expected = bytes.fromhex(plaintext_sha256.removeprefix("0x"))
     try:
-        return AESGCM(key).decrypt(nonce, blob[HEADER_SIZE:], _aad(expected))
+        # A view, not a slice: no copy of the (possibly large) ciphertext.
+        return AESGCM(key).decrypt(nonce, memoryview(blob)[HEADER_SIZE:], _aad(expected))
     except InvalidTag:
         raise DecryptionError(
             "encrypted weights failed authentication: wrong content key, altered ciphertext, "

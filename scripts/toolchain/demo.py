@@ -3,7 +3,8 @@
 1. Start a local IPFS node (js-ipfs, offline, loopback) and an Anvil chain (chain id 31337,
    port 8545 when free, else any free port).
 2. Deploy every contract with `brownie run scripts/deploy.py` and print the addresses from
-   deployments/<chainId>.json.
+   deployments/<chainId>.json; build the web dApp (frontend/) and serve it on 127.0.0.1:8000
+   (or a free port) for this chain and IPFS node.
 3. Publish a model the way fqai publishes every artifact: a small classifier trained on
    scikit-learn's breast-cancer data, saved as safetensors, pinned to IPFS with an ML-DSA-65
    signed manifest, then minted as a model NFT whose provenance points at that manifest.
@@ -62,6 +63,7 @@ from fqai.trust.publish import publish_artifact
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_delivery import licensed_delivery
 from demo_federation import run_federation, verify_and_sell
+from demo_web import serve_dapp
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
@@ -130,6 +132,7 @@ def run(keep: bool) -> None:
     with (
         IpfsNode(workdir / "ipfs", log_path=workdir / "ipfs.log") as ipfs,
         AnvilNode(port=port, log_path=workdir / "anvil.log") as chain,
+        contextlib.ExitStack() as stack,
     ):
         console.print(f"[green]IPFS node[/]  API {ipfs.api_address} (js-ipfs, offline)")
         console.print(f"[green]Anvil chain[/] {chain.rpc_url} (chain id {chain.chain_id})")
@@ -142,6 +145,14 @@ def run(keep: bool) -> None:
             table.add_row(name, info["address"], f"{info['gasUsed']:,}")
         console.print(table)
         console.print(f"deployment record: deployments/{record['chainId']}.json")
+        dapp_url = stack.enter_context(
+            serve_dapp(
+                chain.rpc_url,
+                ipfs.api_url,
+                ROOT / "deployments" / f"{record['chainId']}.json",
+            )
+        )
+        console.print(f"[green]web dApp[/]   {dapp_url} (catalogue, provenance check, licences)")
 
         w3 = Web3(Web3.HTTPProvider(chain.rpc_url))
         owner, publisher, licensee = w3.eth.accounts[0], w3.eth.accounts[1], w3.eth.accounts[2]
@@ -254,7 +265,7 @@ def run(keep: bool) -> None:
         if keep:
             console.print(
                 "\n[bold]Services are running.[/] Ctrl-C stops them. "
-                f"Chain {chain.rpc_url}, IPFS API {ipfs.api_address}."
+                f"Chain {chain.rpc_url}, IPFS API {ipfs.api_address}, web dApp {dapp_url}."
             )
             with contextlib.suppress(KeyboardInterrupt):
                 signal.pause()
