@@ -170,11 +170,6 @@ class Marketplace:
         self, *, token_id: int | None = None, licensee: str | None = None, from_block: int = 0
     ) -> list[LicenseEvent]:
         """``LicensePurchased`` events, oldest first, optionally for one token or licensee."""
-        filters: dict[str, object] = {}
-        if token_id is not None:
-            filters["tokenId"] = token_id
-        if licensee is not None:
-            filters["licensee"] = to_checksum_address(licensee)
         return [
             LicenseEvent(
                 license_id=int(e["args"]["licenseId"]),
@@ -187,7 +182,10 @@ class Marketplace:
                 block_number=e["blockNumber"],
             )
             for e in self.chain.events(
-                MARKETPLACE, "LicensePurchased", from_block=from_block, filters=filters or None
+                MARKETPLACE,
+                "LicensePurchased",
+                from_block=from_block,
+                filters=_licence_filter(token_id, licensee),
             )
         ]
 
@@ -195,11 +193,6 @@ class Marketplace:
         self, *, token_id: int | None = None, licensee: str | None = None, from_block: int = 0
     ) -> list[KeyDelivery]:
         """``KeyDelivered`` events, oldest first, optionally for one token or licensee."""
-        filters: dict[str, object] = {}
-        if token_id is not None:
-            filters["tokenId"] = token_id
-        if licensee is not None:
-            filters["licensee"] = to_checksum_address(licensee)
         return [
             KeyDelivery(
                 license_id=int(e["args"]["licenseId"]),
@@ -209,7 +202,10 @@ class Marketplace:
                 block_number=e["blockNumber"],
             )
             for e in self.chain.events(
-                MARKETPLACE, "KeyDelivered", from_block=from_block, filters=filters or None
+                MARKETPLACE,
+                "KeyDelivered",
+                from_block=from_block,
+                filters=_licence_filter(token_id, licensee),
             )
         ]
 
@@ -233,3 +229,13 @@ class Marketplace:
             wrapped_key_cid,
         )
         return result
+
+
+def _licence_filter(token_id: int | None, licensee: str | None) -> dict[str, object] | None:
+    """Event filter on the indexed ``tokenId`` / ``licensee`` arguments (``None``: all)."""
+    filters: dict[str, object] = {}
+    if token_id is not None:
+        filters["tokenId"] = token_id
+    if licensee is not None:
+        filters["licensee"] = to_checksum_address(licensee)
+    return filters or None

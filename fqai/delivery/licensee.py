@@ -27,7 +27,13 @@ from fqai.chain.marketplace import LicensePurchase, Marketplace
 from fqai.chain.registry import FederationRegistry
 from fqai.delivery.content import decrypt_weights
 from fqai.delivery.keyservice import kem_key_cid
-from fqai.delivery.wrap import Binding, KeyDeliveryError, parse_wrapped_key, unwrap_content_key
+from fqai.delivery.wrap import (
+    MAX_RECORD_SIZE,
+    Binding,
+    KeyDeliveryError,
+    parse_wrapped_key,
+    unwrap_content_key,
+)
 from fqai.fsutil import write_bytes_atomic
 from fqai.ipfs.client import IpfsClient
 from fqai.keystore.store import NodeIdentity
@@ -37,7 +43,6 @@ from fqai.trust.onchain import verify_token
 from fqai.weights import load_bytes
 
 log = logging.getLogger(__name__)
-MAX_WRAPPED_KEY_SIZE = 64 * 1024
 
 
 def publish_kem_key(ipfs: IpfsClient, identity: NodeIdentity) -> str:
@@ -138,7 +143,7 @@ def fetch_licensed_model(
     if purchase is None:  # pragma: no cover - a delivery always follows a purchase
         raise KeyDeliveryError(f"no purchase event for licence {delivery.license_id}")
     record = parse_wrapped_key(
-        ipfs.cat(delivery.wrapped_key_cid, max_size=MAX_WRAPPED_KEY_SIZE),
+        ipfs.cat(delivery.wrapped_key_cid, max_size=MAX_RECORD_SIZE),
         f"wrapped key {delivery.wrapped_key_cid}",
     )
     if record.signer_key_digest.lower() != prov.signer_key_digest.lower():

@@ -315,10 +315,7 @@ class SelectionQaoa:
 
     def bind(self, angles: dict[str, list[float]]) -> dict[Any, float]:
         """Parameter values by name (Greek gamma[i], beta[i]), checked against the circuit."""
-        values: dict[Any, float] = {}
-        for i in range(self.config.reps):
-            values[self.params[f"{GAMMA}[{i}]"]] = float(angles["gamma"][i])
-            values[self.params[f"{BETA}[{i}]"]] = float(angles["beta"][i])
+        values = {self.params[name]: v for name, v in self.bind_names(angles).items()}
         if len(values) != len(self.params):
             raise QaoaError(f"circuit parameters {sorted(self.params)} not all bound")
         return values
