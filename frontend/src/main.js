@@ -5,6 +5,8 @@ import { makeChain } from './chain.js';
 import { Wallet } from './wallet.js';
 import { renderCatalogue } from './views/catalogue.js';
 import { renderModel } from './views/model.js';
+import { renderAccount } from './views/account.js';
+import { renderFederations, renderFederation } from './views/federation.js';
 
 const main = document.getElementById('main');
 const banners = document.getElementById('banners');
@@ -38,9 +40,14 @@ async function start() {
   const route = async () => {
     cleanup();
     cleanup = () => {};
-    const match = /^#\/model\/(\d+)$/.exec(window.location.hash);
+    const hash = window.location.hash;
+    const model = /^#\/model\/(\d+)$/.exec(hash);
+    const federation = /^#\/federation\/(\d+)$/.exec(hash);
     try {
-      if (match) cleanup = await renderModel(main, config, chain, wallet, match[1]);
+      if (model) cleanup = (await renderModel(main, config, chain, wallet, model[1])) ?? cleanup;
+      else if (federation) cleanup = (await renderFederation(main, config, chain, federation[1])) ?? cleanup;
+      else if (hash === '#/federations') cleanup = (await renderFederations(main, config, chain)) ?? cleanup;
+      else if (hash === '#/account') cleanup = (await renderAccount(main, config, chain, wallet)) ?? cleanup;
       else await renderCatalogue(main, config, chain);
     } catch (err) {
       clear(main, h('h1', {}, 'Something went wrong'), h('p', { class: 'error', role: 'alert' }, err.shortMessage ?? err.message));
