@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from fqai.chain.deployment import MARKETPLACE, MODEL_NFT
-from fqai.chain.registry import to_bytes32
+from fqai.chain.deployment import MARKETPLACE, MODEL_NFT, REGISTRY
+from fqai.chain.registry import FederationConfig, FederationRegistry, MintParams, to_bytes32
 from fqai.encoding import b64encode
 from fqai.ipfs.client import IpfsClient
 from fqai.jcs import canonicalize
@@ -31,6 +31,7 @@ from fqai.weights import save_weights
 from tests.python.conftest import make_tensors
 
 from .helpers import ARTIFACTS, DIST, FRONTEND, node_binary
+from .injected_wallet import WALLET_NAME, TestWallet
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -40,6 +41,7 @@ LIST_PRICE = 2 * 10**16
 LICENSE_DAYS = 30
 KEM_DIGEST = "0x" + "ab" * 32
 TIMEZONE = "Asia/Kolkata"  # a non-UTC zone with a half-hour offset shows local-time rendering
+HOSTILE_TEXT = '<img src=x onerror="window.__fqaiXss=1"><script>window.__fqaiXss=2</script>'
 
 
 def _load_serve_module():
@@ -67,8 +69,10 @@ class Market:
     honest: int  # token with a licence offer
     tampered: int  # token whose manifest was altered after signing
     for_sale: int  # token listed for sale
+    hostile: int  # signed manifest and licence offer carrying HTML/script in their text fields
     model_name: str
     chain: object
+    ipfs: IpfsClient
 
 
 def _mint(chain, publisher, manifest_cid: str, weights_digest: str, signer_digest: str) -> int:
@@ -132,6 +136,25 @@ def _market(deployed_chain, ipfs_node, ipfs_client, identity, tmp_path_factory, 
     for_sale = publish({"accuracy": 0.88})
     sale_id = _mint(deployed_chain, publisher, for_sale.manifest_cid, sha, signer)
 
+    # Text written by strangers: a signed, honest manifest whose task is markup, and an offer whose
+    # terms "CID" is markup. Both must be rendered as text.
+    hostile = publish_artifact(
+        ipfs_client,
+        identity,
+        weights,
+        kind="published-model",
+        federation_id=0,
+        round=0,
+        model=ModelSpec(name="hostile-model", params={"task": HOSTILE_TEXT}),
+        metrics={"accuracy": 0.5},
+    )
+    hostile_id = _mint(
+        deployed_chain, publisher, hostile.manifest_cid, hostile.manifest.weights.sha256, signer
+    )
+    publisher.transact(
+        MARKETPLACE, "createLicenseOffer", hostile_id, OFFER_PRICE, 86400, 0, 0, HOSTILE_TEXT
+    )
+
     market_address = publisher.contract(MARKETPLACE).address
     terms_cid = ipfs_client.add_bytes(b"Licence terms: research use, no redistribution.\n")
     publisher.transact(
@@ -156,7 +179,9 @@ def _market(deployed_chain, ipfs_node, ipfs_client, identity, tmp_path_factory, 
         dist=built_frontend,
     )
     try:
-        yield Market(url, honest_id, tampered_id, sale_id, name, deployed_chain)
+        yield Market(
+            url, honest_id, tampered_id, sale_id, hostile_id, name, deployed_chain, ipfs_client
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -194,7 +219,8 @@ def page(browser, request) -> Iterator[object]:
 
 def _axe(page, name: str) -> None:
     """Run axe-core in the page; fail on serious or critical violations; keep the report."""
-    page.add_script_tag(path=str(FRONTEND / "node_modules" / "axe-core" / "axe.min.js"))
+    # Evaluated over the DevTools protocol: the page's CSP refuses injected inline <script> tags.
+    page.evaluate((FRONTEND / "node_modules" / "axe-core" / "axe.min.js").read_text())
     result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"axe-{name}.json").write_text(json.dumps(result["violations"], indent=1))
@@ -356,35 +382,33 @@ def test_buy_transfers_the_token(page, market: Market) -> None:
     _shot(page, "bought")
 
 
-FAKE_WALLET = """
-(() => {
-  const listeners = {};
-  const provider = {
-    request: async ({ method }) => {
-      if (method === 'eth_requestAccounts' || method === 'eth_accounts')
-        return ['0x000000000000000000000000000000000000dEaD'];
-      if (method === 'eth_chainId') return '0x1';
-      throw Object.assign(new Error('unsupported in test wallet'), { code: 4200 });
-    },
-    on: (name, fn) => { (listeners[name] ||= []).push(fn); },
-    removeListener: () => {},
-  };
-  const info = { uuid: '6b1f0a4e-0000-4000-8000-000000000001', name: 'Test Wallet',
-                 icon: 'data:image/svg+xml,<svg xmlns=%22http://www.w3.org/2000/svg%22/>',
-                 rdns: 'org.fqai.test' };
-  const announce = () => window.dispatchEvent(new CustomEvent('eip6963:announceProvider',
-    { detail: Object.freeze({ info, provider }) }));
-  window.addEventListener('eip6963:requestProvider', announce);
-  announce();
-})();
-"""
+def _wallet(market: Market, funds: int = 10**18) -> TestWallet:
+    """A test wallet with its own key, funded from dev account 0."""
+    wallet = TestWallet(market.chain.rpc_url, market.chain.chain_id)
+    market.chain.client(0).send_ether(wallet.address, funds)
+    return wallet
 
 
-def test_wrong_network_banner_for_an_eip6963_wallet(page, market: Market) -> None:
-    page.add_init_script(FAKE_WALLET)
+def _connect_test_wallet(page) -> None:
+    page.get_by_role("button", name=f"Connect {WALLET_NAME}").click()
+    page.get_by_test_id("account").wait_for()
+
+
+def _settled(page, status, label: str = "") -> str:
+    """Wait until the transaction labelled ``label`` is confirmed or failed; its state."""
+    page.wait_for_function(
+        "([el, label]) => (el.dataset.state === 'confirmed' || el.dataset.state === 'failed')"
+        " && el.textContent.startsWith(label)",
+        arg=[status.element_handle(), label],
+    )
+    return status.get_attribute("data-state")
+
+
+def test_wrong_network_banner_switches_the_wallet(page, market: Market) -> None:
+    _wallet(market, funds=0).install(page, start_chain_id=1)
     _open(page, market.base_url)
 
-    page.get_by_role("button", name="Connect Test Wallet").click()
+    _connect_test_wallet(page)
 
     banner = page.get_by_test_id("wrong-network")
     banner.wait_for()
@@ -393,3 +417,271 @@ def test_wrong_network_banner_for_an_eip6963_wallet(page, market: Market) -> Non
     assert banner.get_attribute("role") == "alert"
     _shot(page, "wrong-network")
     _axe(page, "wrong-network")
+    banner.get_by_role("button", name=f"Switch to chain {market.chain.chain_id}").click()
+    banner.wait_for(state="detached")  # wallet_switchEthereumChain answered, chainChanged seen
+
+
+def test_injected_wallet_signs_licence_and_renewal(page, market: Market) -> None:
+    wallet = _wallet(market)
+    wallet.install(page)
+    reader = market.chain.client(None)
+    assert wallet.address not in market.chain.dev_accounts  # the node cannot sign for it
+    _open(page, f"{market.base_url}#/model/{market.honest}")
+    page.locator("[data-testid=badge][data-state=pass]").wait_for()
+    _connect_test_wallet(page)
+
+    form = page.locator("[data-testid=license-form][data-offer-id='0']")
+    form.get_by_label("Your ML-KEM-768 key digest").fill(KEM_DIGEST)
+    form.get_by_role("button", name="License for 0.01 ETH").click()
+    status = form.get_by_test_id("tx-status")
+    assert _settled(page, status) == "confirmed", status.inner_text()
+    first = reader.call(MARKETPLACE, "licenseOf", market.honest, wallet.address)[0]
+    page.locator(f"[data-testid=license-status][data-expires-at='{first}']").wait_for()
+    assert len(wallet.sent) == 1
+    sent = reader.w3.eth.get_transaction(wallet.sent[0])
+    assert sent["from"] == wallet.address
+
+    # A valid licence turns the offer into a renewal that extends from the current expiry.
+    form = page.locator("[data-testid=license-form][data-offer-id='0']")
+    note = form.get_by_test_id("renewal-note")
+    note.wait_for()
+    assert "extends your licence" in note.inner_text()
+    form.get_by_label("Your ML-KEM-768 key digest").fill(KEM_DIGEST)
+    form.get_by_role("button", name="Renew for 0.01 ETH").click()
+    status = form.get_by_test_id("tx-status")
+    assert _settled(page, status, "Renew") == "confirmed", status.inner_text()
+    renewed = reader.call(MARKETPLACE, "licenseOf", market.honest, wallet.address)[0]
+    assert renewed == first + LICENSE_DAYS * 86400
+    page.locator(f"[data-testid=license-status][data-expires-at='{renewed}']").wait_for()
+    _shot(page, "license-renewed")
+
+    # My account lists the licence with its on-chain expiry, in local time.
+    page.get_by_role("link", name="My account").click()
+    row = page.locator(f"[data-testid=licence][data-token-id='{market.honest}']")
+    row.wait_for()
+    assert row.get_attribute("data-expires-at") == str(renewed)
+    assert row.get_attribute("data-state") == "valid"
+    assert "GMT+5:30" in row.inner_text()
+    _shot(page, "account-licensee")
+    _axe(page, "account-licensee")
+
+    # The key never reaches the page or its storage.
+    exposed = page.evaluate(
+        "() => document.documentElement.outerHTML + JSON.stringify({...localStorage})"
+        " + JSON.stringify({...sessionStorage})"
+    )
+    assert wallet.private_key_hex.lower() not in exposed.lower()
+
+
+def test_rejecting_in_the_wallet_sends_nothing(page, market: Market) -> None:
+    wallet = _wallet(market)
+    wallet.install(page, mode="reject")
+    _open(page, f"{market.base_url}#/model/{market.honest}")
+    page.locator("[data-testid=badge][data-state=pass]").wait_for()
+    _connect_test_wallet(page)
+    nonce = market.chain.client(None).w3.eth.get_transaction_count(wallet.address)
+
+    form = page.locator("[data-testid=license-form][data-offer-id='0']")
+    form.get_by_label("Your ML-KEM-768 key digest").fill(KEM_DIGEST)
+    form.get_by_role("button", name="License for 0.01 ETH").click()
+    status = form.get_by_test_id("tx-status")
+    assert _settled(page, status) == "failed"
+    assert "cancelled" in status.inner_text()
+    assert "Rejected in the wallet; nothing was sent." in status.inner_text()
+    assert market.chain.client(None).w3.eth.get_transaction_count(wallet.address) == nonce
+    assert page.get_by_test_id("license-status").get_attribute("data-state") == "none"
+
+
+def test_owner_lists_a_model_and_creates_a_licence_offer(page, market: Market) -> None:
+    reader = market.chain.client(None)
+    publisher = market.chain.dev_accounts[1]
+    _open(page, f"{market.base_url}#/account")
+    page.get_by_test_id("connect-first").wait_for()
+    _use_dev_account(page, 1)
+    owned = page.get_by_test_id("owned-model")
+    owned.first.wait_for()
+    minted = reader.call(MODEL_NFT, "totalMinted")
+    expected = {
+        t for t in range(1, minted + 1) if reader.call(MODEL_NFT, "ownerOf", t) == publisher
+    }
+    shown = {int(owned.nth(i).get_attribute("data-token-id")) for i in range(owned.count())}
+    assert shown == expected
+
+    card = page.locator(f"[data-testid=owned-model][data-token-id='{market.honest}']")
+    card.locator("[data-testid=badge][data-state=pass]").wait_for()
+    price = card.get_by_label("Sale price (ETH)")
+    price.fill("lots")
+    card.get_by_role("button", name="List for sale").click()
+    assert "is not an amount of ETH" in card.get_by_test_id("listing").inner_text()
+    price.fill("0.03")
+    card.get_by_role("button", name="List for sale").click()  # approve, then list
+    owned_card = f"[data-testid=owned-model][data-token-id='{market.honest}']"
+    page.locator(f"{owned_card} [data-testid=listing][data-state=listed]").wait_for()
+    listing = reader.call(MARKETPLACE, "listingOf", market.honest)
+    assert (listing[0], listing[1]) == (publisher, 3 * 10**16)
+
+    card = page.locator(f"[data-testid=owned-model][data-token-id='{market.honest}']")
+    offers_before = reader.call(MARKETPLACE, "offerCount", market.honest)
+    terms = market.ipfs.add_bytes(b"Terms: evaluation only, 7 days.\n")
+    card.get_by_text("New licence offer").click()
+    card.get_by_label("Price per licence (ETH)").fill("0.005")
+    card.get_by_label("Days per purchase").fill("7")
+    card.get_by_label("Seats (0 = unlimited)").fill("2")
+    card.get_by_label("Terms document CID").fill(terms)
+    card.get_by_role("button", name="Create licence offer").click()
+    page.locator(
+        f"[data-testid=owned-model][data-token-id='{market.honest}'] "
+        f"[data-testid=own-offer][data-offer-id='{offers_before}']"
+    ).wait_for()
+    offer = reader.call(MARKETPLACE, "getOffer", market.honest, offers_before)
+    assert (offer[0], offer[1], offer[2], offer[4], offer[7]) == (
+        publisher,
+        7 * 86400,
+        2,
+        5 * 10**15,
+        terms,
+    )
+    _shot(page, "account-owner")
+    _axe(page, "account-owner")
+
+    # Pausing the new offer: the contract's flag follows.
+    row = page.locator(
+        f"[data-testid=owned-model][data-token-id='{market.honest}'] "
+        f"[data-testid=own-offer][data-offer-id='{offers_before}']"
+    )
+    row.get_by_role("button", name=f"Pause offer #{offers_before}").click()
+    page.locator(
+        f"[data-testid=owned-model][data-token-id='{market.honest}'] "
+        f"[data-testid=own-offer][data-offer-id='{offers_before}'][data-active=false]"
+    ).wait_for()
+    assert reader.call(MARKETPLACE, "getOffer", market.honest, offers_before)[6] is False
+    # Leave the token unlisted for the other tests.
+    market.chain.client(1).transact(MARKETPLACE, "cancelListing", market.honest)
+
+
+def test_withdraw_revenue_pays_the_credit(page, market: Market) -> None:
+    reader = market.chain.client(None)
+    publisher = market.chain.dev_accounts[1]
+    # A licence sale credits the publisher (pull payment).
+    market.chain.client(6).transact(
+        MARKETPLACE, "buyLicense", market.honest, 0, KEM_DIGEST, OFFER_PRICE, value=OFFER_PRICE
+    )
+    credit = reader.call(MARKETPLACE, "creditOf", publisher)
+    assert credit > 0
+    _open(page, f"{market.base_url}#/account")
+    _use_dev_account(page, 1)
+    row = page.get_by_test_id("credit-market")
+    row.wait_for()
+    assert row.get_attribute("data-wei") == str(credit)
+    balance = reader.balance(publisher)
+
+    row.get_by_role("button", name="Withdraw").click()
+    assert _settled(page, row.get_by_test_id("tx-status")) == "confirmed"
+    page.locator("[data-testid=credit-market][data-wei='0']").wait_for()
+    assert reader.call(MARKETPLACE, "creditOf", publisher) == 0
+    withdrawals = reader.events(MARKETPLACE, "Withdrawal", filters={"account": publisher})
+    receipt = reader.w3.eth.get_transaction_receipt(withdrawals[-1]["transactionHash"])
+    fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    assert reader.balance(publisher) == balance + credit - fee
+    _shot(page, "account-withdrawn")
+
+
+def test_text_from_manifests_and_offers_is_never_html(page, market: Market) -> None:
+    for url in (market.base_url, f"{market.base_url}#/model/{market.hostile}"):
+        _open(page, url)
+        page.locator("[data-testid=badge][data-state=pass]").first.wait_for()
+        page.get_by_text(HOSTILE_TEXT).first.wait_for()  # shown literally, as text
+        assert page.locator("main img, main script").count() == 0
+        assert page.evaluate("() => window.__fqaiXss") is None
+
+
+def test_csp_forbids_inline_script(browser, market: Market) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        violations: list[str] = []
+        page.on("console", lambda m: violations.append(m.text) if m.type == "error" else None)
+        _open(page, market.base_url)
+        policy = page.get_attribute("meta[http-equiv=Content-Security-Policy]", "content")
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+        page.evaluate(
+            "() => { const s = document.createElement('script');"
+            " s.textContent = 'window.__fqaiInline = 1'; document.body.append(s); }"
+        )
+        assert page.evaluate("() => window.__fqaiInline") is None
+        assert any("Content Security Policy" in v for v in violations), violations
+    finally:
+        context.close()
+
+
+def test_contributor_claims_round_reward_and_licence_revenue(page, market: Market) -> None:
+    """A federation round pays a reward; its model's licence sales pay contributors a share."""
+    chain = market.chain
+    coordinator = FederationRegistry(chain.client(7))
+    nodes = sorted([chain.dev_accounts[8], chain.dev_accounts[9]], key=str.lower)
+    weights = [600_000, 400_000]
+    reward = 10**16
+    federation = coordinator.create_federation(
+        FederationConfig(model_spec_cid="spec", min_stake=10**15, reward_per_round=reward),
+        pool_wei=10 * reward,
+    )
+    for i, node in enumerate(nodes):
+        FederationRegistry(chain.client(chain.dev_accounts.index(node))).join(
+            federation, "0x" + f"{i + 1:02x}" * 32, 10**15
+        )
+    round_ = coordinator.open_round(federation)
+    for node in nodes:
+        FederationRegistry(chain.client(chain.dev_accounts.index(node))).commit_update(
+            federation, round_, "0x" + "cd" * 32
+        )
+    digest = "0x" + "ee" * 32
+    coordinator.finalize_round(
+        federation, round_, "round-model", digest, "0x" + "00" * 32, nodes, weights
+    )
+    token = coordinator.mint_model(
+        federation,
+        chain.dev_accounts[7],
+        MintParams("round-model", digest, "0x" + "01" * 32, chain.dev_accounts[7]),
+    )
+    owner = chain.client(7)
+    owner.transact(MARKETPLACE, "createLicenseOffer", token, OFFER_PRICE, 86400, 0, 0, "terms")
+    chain.client(2).transact(
+        MARKETPLACE, "buyLicense", token, 0, KEM_DIGEST, OFFER_PRICE, value=OFFER_PRICE
+    )
+    reader = chain.client(None)
+    contributor = nodes[0]
+    revenue_total = reader.call(MARKETPLACE, "contributorRevenue", token, contributor)[0]
+    assert revenue_total > 0
+    registry_before = reader.call(REGISTRY, "creditOf", contributor)
+    market_before = reader.call(MARKETPLACE, "creditOf", contributor)
+
+    _open(page, f"{market.base_url}#/account")
+    _use_dev_account(page, chain.dev_accounts.index(contributor))
+    reward_claim = page.locator(f"[data-testid=claim][data-claim='reward-{federation}-{round_}']")
+    revenue_claim = page.locator(f"[data-testid=claim][data-claim='revenue-{token}']")
+    reward_claim.wait_for()
+    revenue_claim.wait_for()
+    reward_share = reward * weights[0] // 1_000_000
+    revenue_share = revenue_total * weights[0] // 1_000_000
+    assert formatted_eth(reward_share) in reward_claim.inner_text()
+    assert formatted_eth(revenue_share) in revenue_claim.inner_text()
+    _shot(page, "account-claims")
+    _axe(page, "account-claims")
+
+    reward_claim.get_by_role("button", name="Claim").click()
+    reward_claim.wait_for(state="detached")  # claimed: the account is re-read without it
+    page.locator(f"[data-testid=claim][data-claim='revenue-{token}']").get_by_role(
+        "button", name="Claim"
+    ).click()
+    page.get_by_test_id("no-claims").wait_for()  # both claimed; the list is re-read
+    assert reader.call(REGISTRY, "creditOf", contributor) == registry_before + reward_share
+    assert reader.call(MARKETPLACE, "creditOf", contributor) == market_before + revenue_share
+    page.locator(
+        f"[data-testid=credit-registry][data-wei='{registry_before + reward_share}']"
+    ).wait_for()
+
+
+def formatted_eth(wei: int) -> str:
+    """ethers' formatEther: at least one decimal, no trailing zeros."""
+    whole, frac = divmod(wei, 10**18)
+    return f"{whole}.{(str(frac).rjust(18, '0').rstrip('0') or '0')} ETH"

@@ -51,10 +51,27 @@ function metricsTable(manifest) {
     h('tbody', {}, entries.map(([k, v]) => h('tr', {}, h('th', { scope: 'row' }, k), h('td', {}, String(v))))));
 }
 
-function lineage(config, token, manifest) {
+const MAX_ANCESTORS = 16;
+
+/** Parent token ids recorded on-chain, nearest first (at most MAX_ANCESTORS, stopping at a cycle). */
+async function ancestors(chain, token) {
+  const chainOf = [];
+  let parent = token.provenance.parentTokenId;
+  while (parent && chainOf.length < MAX_ANCESTORS && !chainOf.includes(parent)) {
+    chainOf.push(parent);
+    parent = (await chain.nft.provenance(parent)).parentTokenId;
+  }
+  return { ids: chainOf, truncated: Boolean(parent) };
+}
+
+function lineage(config, token, manifest, line) {
   const parts = [];
-  const parent = token.provenance.parentTokenId;
-  parts.push(h('p', {}, 'Parent token: ', parent ? h('a', { href: `#/model/${parent}` }, `Model #${parent}`) : 'none'));
+  if (!line.ids.length) parts.push(h('p', { 'data-testid': 'ancestors' }, 'Parent token: none (an original model).'));
+  else {
+    parts.push(h('p', { 'data-testid': 'ancestors' }, 'Derived from (on-chain parent tokens, nearest first): ',
+      line.ids.flatMap((id, i) => [i ? ' ← ' : '', h('a', { href: `#/model/${id}` }, `Model #${id}`)]),
+      line.truncated ? ` ← … (more than ${MAX_ANCESTORS} generations)` : ''));
+  }
   const parents = manifest?.parents ?? [];
   parts.push(parents.length
     ? [h('p', {}, 'Manifests this model derives from (signed):'), h('ul', {}, parents.map((cid) => h('li', {}, gatewayLink(config, cid))))]
@@ -83,8 +100,16 @@ function offerRow(ctx, token, offer) {
   const expired = offer.expiresAt !== 0n && Number(offer.expiresAt) <= now;
   const seats = offer.maxSeats === 0n ? `${offer.seatsUsed} used, unlimited` : `${offer.seatsUsed} of ${offer.maxSeats} used`;
   const state = !offer.active ? 'paused' : expired ? 'expired' : 'open';
-  const status = txStatus();
+  // The same status element survives re-rendering, so "confirmed in block N" stays visible.
+  if (!ctx.statuses.has(offer.offerId)) ctx.statuses.set(offer.offerId, txStatus());
+  const status = ctx.statuses.get(offer.offerId);
   const inputId = `kem-${offer.offerId}`;
+  // Buying while a licence is valid extends it from its current expiry (a renewal; same offer: no seat).
+  const held = ctx.licence;
+  const action = held ? 'Renew' : 'License';
+  const renewalNote = held
+    ? h('small', { class: 'muted', 'data-testid': 'renewal-note' }, `Renewing extends your licence from ${localTime(held.expiresAt)} to ${localTime(held.expiresAt + offer.duration)}${held.offerId === BigInt(offer.offerId) ? '' : ' and takes a seat of this offer'}.`)
+    : null;
   const input = h('input', { id: inputId, name: 'kem', required: true, pattern: '0x[0-9a-fA-F]{64}', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': `${inputId}-help`, placeholder: '0x…' });
   const form = h('form', { class: 'license-form', 'data-testid': 'license-form', 'data-offer-id': String(offer.offerId), onsubmit: async (e) => {
     e.preventDefault();
@@ -96,14 +121,14 @@ function offerRow(ctx, token, offer) {
     input.removeAttribute('aria-invalid');
     const submit = form.querySelector('button');
     submit.disabled = true;
-    const receipt = await runTx(status, wallet, chain, 'License', (signer) => chain.market.connect(signer).buyLicense(token.id, offer.offerId, input.value.trim(), offer.price, { value: offer.price }));
+    const receipt = await runTx(status, wallet, chain, action, (signer) => chain.market.connect(signer).buyLicense(token.id, offer.offerId, input.value.trim(), offer.price, { value: offer.price }));
     submit.disabled = false;
-    if (receipt) ctx.refreshLicense();
+    if (receipt) ctx.refreshTrading();
   } },
   h('label', { for: inputId }, 'Your ML-KEM-768 key digest'), input,
   h('small', { id: `${inputId}-help`, class: 'muted' }, 'Printed by `fqai keys show`; the content key is wrapped to this key.'),
-  h('button', { type: 'submit', disabled: !wallet.address || state !== 'open' || undefined }, `License for ${eth(offer.price)}`),
-  status);
+  h('button', { type: 'submit', disabled: !wallet.address || state !== 'open' || undefined }, `${action} for ${eth(offer.price)}`),
+  renewalNote, status);
   return h('tr', { 'data-testid': 'offer', 'data-offer-id': String(offer.offerId) },
     h('th', { scope: 'row' }, `#${offer.offerId}`),
     h('td', {}, eth(offer.price)),
@@ -127,16 +152,19 @@ function offersTable(ctx, token) {
 async function licenseStatus(ctx, token, el) {
   const { chain, wallet } = ctx;
   if (!wallet.address) {
+    ctx.licence = null;
     clear(el, h('p', { class: 'muted' }, 'Connect a wallet to see your licence.'));
     return;
   }
   const lic = await chain.market.licenseOf(token.id, wallet.address);
+  ctx.licence = null;
   if (lic.expiresAt === 0n) {
     clear(el, h('p', { 'data-testid': 'license-status', 'data-state': 'none' }, 'You hold no licence for this model.'));
     return;
   }
   const block = await chain.provider.getBlock('latest');
   const valid = lic.expiresAt > BigInt(block.timestamp);
+  if (valid) ctx.licence = lic; // chain time decides, not the browser's clock
   clear(el, h('p', { 'data-testid': 'license-status', 'data-state': valid ? 'valid' : 'expired', 'data-expires-at': String(lic.expiresAt) },
     valid ? 'Your licence is valid until ' : 'Your licence expired on ', h('time', { datetime: new Date(Number(lic.expiresAt) * 1000).toISOString() }, localTime(lic.expiresAt)),
     ` (licence id ${lic.licenseId}, offer #${lic.offerId}${lic.keyDelivered ? ', content key delivered' : ', content key not yet delivered'}).`));
@@ -173,15 +201,24 @@ export async function renderModel(root, config, chain, wallet, tokenId) {
   const ctx = {
     config, chain, wallet,
     refresh: () => renderModel(root, config, chain, wallet, tokenId),
-    refreshLicense: () => licenseStatus(ctx, token, licence).catch((e) => clear(licence, h('p', { class: 'error' }, e.message))),
+    licence: null,
+    statuses: new Map(), // offer id -> its transaction status element
+    // The licence first: the offers say "Renew" and show the new expiry when one is valid.
+    refreshTrading: async () => {
+      try {
+        await licenseStatus(ctx, token, licence);
+      } catch (e) {
+        clear(licence, h('p', { class: 'error', role: 'alert' }, `Could not read your licence: ${e.shortMessage ?? e.message}`));
+      }
+      clear(offers, offersTable(ctx, token));
+    },
   };
   const renderTrading = () => {
     clear(details, detailsList(config, token, manifest));
     clear(sale, buySection(ctx, token));
-    clear(offers, offersTable(ctx, token));
-    ctx.refreshLicense();
+    return ctx.refreshTrading();
   };
-  renderTrading();
+  await renderTrading();
   const result = await verifyToken(config, chain, token.provenance);
   // Manifest data is shown only when every check passed.
   manifest = result.ok ? result.manifest : null;
@@ -189,8 +226,8 @@ export async function renderModel(root, config, chain, wallet, tokenId) {
   clear(badgeSlot, badge(result));
   clear(checks, checksList(result));
   clear(metrics, metricsTable(manifest));
-  clear(lineageEl, lineage(config, token, manifest));
-  renderTrading();
+  clear(lineageEl, lineage(config, token, manifest, await ancestors(chain, token)));
+  await renderTrading();
   const onWallet = () => renderTrading();
   wallet.addEventListener('change', onWallet);
   return () => wallet.removeEventListener('change', onWallet);
