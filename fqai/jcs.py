@@ -197,6 +197,17 @@ def _reject_constant(name: str) -> Any:
     raise ManifestError(f"JSON constant {name} is not allowed")
 
 
+# Longer integer literals cannot be canonical (|n| <= 2**53 - 1 has at most 16 digits); refusing
+# them early also keeps Python's int-conversion limit (4300 digits) from raising ValueError.
+MAX_INTEGER_DIGITS = 32
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ManifestError(f"integer literal of {len(text)} characters is too long")
+    return int(text)
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, item in pairs:
@@ -231,9 +242,16 @@ def parse_strict(data: bytes) -> Any:
     if text.startswith("\ufeff"):
         raise ManifestError("document starts with a byte order mark")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+        )
     except json.JSONDecodeError as exc:
         raise ManifestError(f"document is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ManifestError("document nests arrays or objects too deeply") from exc
 
 
 def parse_canonical(data: bytes) -> Any:

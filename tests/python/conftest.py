@@ -18,6 +18,11 @@ from fqai.keystore import Keystore, NodeIdentity, ScryptParams
 from fqai.manifest.model import Manifest, ModelSpec, WeightsRef
 from fqai.trust.publish import signer_for
 from fqai.weights import WeightsInfo, save_weights
+from tests.attack_record import (  # noqa: F401 - hooks, found by name
+    pytest_configure,
+    pytest_runtest_makereport,
+    pytest_sessionfinish,
+)
 
 # Cheap KDF parameters for speed; the production defaults are exercised by the CLI tests.
 FAST_KDF = ScryptParams(n=2**12)
