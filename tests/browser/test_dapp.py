@@ -299,6 +299,12 @@ def test_model_page_verifies_provenance_in_the_browser(page, market: Market) -> 
     _axe(page, "model-verified")
 
 
+@pytest.mark.attack(
+    "forged-metrics-in-browser",
+    actor="a seller",
+    attack="better metrics in a manifest re-published under the same signature and minted",
+    control="in-browser ML-DSA-65 check; manifest data shown only when every check passed",
+)
 def test_tampered_manifest_fails_and_names_the_check(page, market: Market) -> None:
     _open(page, f"{market.base_url}#/model/{market.tampered}")
 
@@ -421,6 +427,12 @@ def test_wrong_network_banner_switches_the_wallet(page, market: Market) -> None:
     banner.wait_for(state="detached")  # wallet_switchEthereumChain answered, chainChanged seen
 
 
+@pytest.mark.attack(
+    "key-material-in-page",
+    actor="a script or extension reading the page or its storage",
+    attack="find the wallet's private key in the DOM, localStorage or sessionStorage",
+    control="the page never asks for or stores keys; wallets sign outside the page",
+)
 def test_injected_wallet_signs_licence_and_renewal(page, market: Market) -> None:
     wallet = _wallet(market)
     wallet.install(page)
@@ -586,6 +598,12 @@ def test_withdraw_revenue_pays_the_credit(page, market: Market) -> None:
     _shot(page, "account-withdrawn")
 
 
+@pytest.mark.attack(
+    "markup-in-untrusted-text",
+    actor="a publisher writing a manifest or licence offer",
+    attack="HTML/script in a model's task or an offer's terms CID, to run script in buyers' pages",
+    control="DOM text nodes only (frontend/src/dom.js), never innerHTML",
+)
 def test_text_from_manifests_and_offers_is_never_html(page, market: Market) -> None:
     for url in (market.base_url, f"{market.base_url}#/model/{market.hostile}"):
         _open(page, url)
@@ -595,6 +613,12 @@ def test_text_from_manifests_and_offers_is_never_html(page, market: Market) -> N
         assert page.evaluate("() => window.__fqaiXss") is None
 
 
+@pytest.mark.attack(
+    "inline-script-in-page",
+    actor="any script injection that gets past the DOM rule",
+    attack="an inline <script> inserted into the dApp page",
+    control="Content-Security-Policy script-src 'self' (no inline script, no eval)",
+)
 def test_csp_forbids_inline_script(browser, market: Market) -> None:
     context = browser.new_context()
     try:
