@@ -46,6 +46,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
                 "attack": marker.kwargs["attack"],
                 "control": marker.kwargs["control"],
                 "test": item.nodeid,
+                "suite": Path(item.path).parent.name,
             },
         )
         row["outcome"] = "passed" if report.passed else ("skipped" if report.skipped else "failed")
@@ -53,14 +54,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     results = session.config.stash.get(_RESULTS, {})
-    if not results or os.environ.get("PYTEST_XDIST_WORKER"):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    suite = Path(str(session.config.inipath or session.config.rootpath)).parent.name
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    path = REPORTS / f"attacks-{suite}.json"
-    previous: dict[str, dict[str, Any]] = {}
-    if path.exists():  # a partial run (-k, one file) updates its rows and keeps the others
-        previous = {row["test"]: row for row in json.loads(path.read_text())["rows"]}
-    previous.update(results)
-    rows = sorted(previous.values(), key=lambda r: (r["id"], r["test"]))
-    path.write_text(json.dumps({"suite": suite, "rows": rows}, indent=1) + "\n")
+    for suite in sorted({row["suite"] for row in results.values()}):
+        REPORTS.mkdir(parents=True, exist_ok=True)
+        path = REPORTS / f"attacks-{suite}.json"
+        rows: dict[str, dict[str, Any]] = {}
+        if path.exists():  # a partial run (-k, one file) updates its rows and keeps the others
+            rows = {row["test"]: row for row in json.loads(path.read_text())["rows"]}
+        rows.update({k: v for k, v in results.items() if v["suite"] == suite})
+        ordered = sorted(rows.values(), key=lambda r: (r["id"], r["test"]))
+        path.write_text(json.dumps({"suite": suite, "rows": ordered}, indent=1) + "\n")
