@@ -1,12 +1,12 @@
-"""Byzantine robustness: FedAvg vs Krum, trimmed mean and median under 20 % attacking nodes.
+"""Byzantine robustness: FedAvg vs Krum, trimmed mean and median under 20 % or 30 % attackers.
 
 Run from the repository root::
 
-    .venv/bin/python bench/federation_byzantine.py [--quick]
+    .venv/bin/python bench/federation_byzantine.py [--quick] [--fraction 0.3]
 
 In-process federation (bench/federation_common.py) on scikit-learn digits with ``DigitsCNN``, IID
-partitions over 10 nodes, of which 2 (20 %, a seeded choice) send a transformed update every
-round (:mod:`fqai.federation.attacks`):
+partitions over 10 nodes, of which 2 (20 %, or 3 with ``--fraction 0.3``; a seeded choice) send
+a transformed update every round (:mod:`fqai.federation.attacks`):
 
 * sign flip: ``global - 4 * (local - global)``;
 * scaling: ``global + 10 * (local - global)``.
@@ -61,9 +61,9 @@ FULL = Budget(rounds=30, local=LocalTraining(epochs=2), seeds=(0, 1))
 QUICK = Budget(rounds=5, local=LocalTraining(epochs=2), seeds=(0,))
 
 
-def strategies() -> dict[str, Strategy]:
+def strategies(fraction: float = FRACTION) -> dict[str, Strategy]:
     common = {"fraction_train": 1.0, "fraction_evaluate": 0.0, "min_available_nodes": NODES}
-    malicious = round(FRACTION * NODES)
+    malicious = round(fraction * NODES)
     return {
         "FedAvg": FedAvg(**common),  # type: ignore[arg-type]
         f"Krum (f={malicious})": Krum(num_malicious_nodes=malicious, **common),  # type: ignore[arg-type]
@@ -79,7 +79,11 @@ def final(acc: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke-check budget (< 2 min)")
+    parser.add_argument(
+        "--fraction", type=float, default=FRACTION, help="share of attacking nodes (0.2)"
+    )
     args = parser.parse_args()
+    fraction = args.fraction
     budget = QUICK if args.quick else FULL
     quiet_flower()
     torch.set_num_threads(1)
@@ -87,12 +91,12 @@ def main() -> None:
     data = load_dataset("digits", 0)
 
     results: dict[tuple[str, str], list[float]] = {}
-    names = list(strategies())
+    names = list(strategies(fraction))
     for seed in budget.seeds:
         parts = partition_indices(data, NODES, "iid", seed=seed)
-        bad = malicious_nodes(NODES, FRACTION, seed)
+        bad = malicious_nodes(NODES, fraction, seed)
         for attack in ["none", *ATTACKS]:
-            for name, strategy in strategies().items():
+            for name, strategy in strategies(fraction).items():
                 transform = None
                 if attack != "none":
 
@@ -146,6 +150,8 @@ def main() -> None:
             )
     elapsed = time.perf_counter() - started
     command = "python bench/federation_byzantine.py" + (" --quick" if args.quick else "")
+    if fraction != FRACTION:
+        command += f" --fraction {fraction}"
     table = markdown_table(
         [
             "attack",
@@ -159,7 +165,8 @@ def main() -> None:
         rows,
     )
     quick = " (--quick)" if args.quick else ""
-    body = f"""## Byzantine nodes: FedAvg vs Krum, trimmed mean, median{quick}
+    share = f"{fraction:.0%} attackers"
+    body = f"""## Byzantine nodes ({share}): FedAvg vs Krum, trimmed mean, median{quick}
 
 - Command: `{command}` — {now_utc()}, {elapsed:.0f} s
 - Machine: {cpu_description()}
@@ -167,19 +174,21 @@ def main() -> None:
   rounds, {budget.local.epochs} local epochs (SGD lr {budget.local.lr}, momentum 0.9), seeds
   {", ".join(map(str, budget.seeds))}; every node every round. In-process federation: Flower
   1.41's `configure_train` / `aggregate_train` of each strategy, unchanged, on real `Message`s.
-- Attackers: {round(FRACTION * NODES)} of {NODES} nodes ({FRACTION:.0%}, seeded choice per
+- Attackers: {round(fraction * NODES)} of {NODES} nodes ({fraction:.0%}, seeded choice per
   seed), every round. Sign flip sends `global - 4 (local - global)`; scaling sends
   `global + 10 (local - global)` (`fqai.federation.attacks`). They train honestly first, so
   their update direction is realistic.
-- Krum: `num_malicious_nodes=2`; trimmed mean: `FedTrimmedAvg(beta=0.2)` (20 % cut at each
-  end per coordinate); median: `FedMedian` (coordinate-wise).
+- Krum: `num_malicious_nodes={round(fraction * NODES)}`; trimmed mean:
+  `FedTrimmedAvg(beta=0.2)` (20 % cut at each end per coordinate); median: `FedMedian`
+  (coordinate-wise).
 - Final accuracy = mean test accuracy over the last 3 rounds. Goal: a robust rule under
   attack within 2 pp of the clean FedAvg run.
 
 {table}
 """
     print(body)
-    write_section("byzantine" + ("-quick" if args.quick else ""), body)
+    suffix = "" if fraction == FRACTION else f"-{round(100 * fraction)}"
+    write_section("byzantine" + suffix + ("-quick" if args.quick else ""), body)
 
 
 if __name__ == "__main__":

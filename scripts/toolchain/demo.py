@@ -24,7 +24,8 @@
    ML-KEM-768 key, receives the wrapped content key and runs `fqai model eval` on the model.
 
 With a terminal attached the services keep running until Ctrl-C; otherwise (CI, pipes) everything
-is stopped before exit. FQAI_DEMO_KEEP=0/1 overrides.
+is stopped before exit. FQAI_DEMO_KEEP=0/1 overrides. Everything the demo writes (keystores, logs,
+IPFS repository) goes to .devnet/demo, or to $FQAI_DEMO_DIR.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def send(w3: Web3, fn, sender: str, value: int = 0):
 
 
 def run(keep: bool) -> None:
-    workdir = ROOT / ".devnet" / "demo"
+    workdir = Path(os.environ.get("FQAI_DEMO_DIR", ROOT / ".devnet" / "demo"))
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     port = 8545 if _port_free(8545) else None
