@@ -62,7 +62,8 @@ def selection_run(
     with SuperLink(base / "superlink.log") as link:
         processes = start_cli_nodes(
             base, setup.federation_id, link.address, ipfs_node.api_address, setup.common,
-            {FAULTY: "tamper-weights"},
+            # every round: in round 1 all scores tie, so the faulty node may not be selected
+            {FAULTY: ",".join(["tamper-weights"] * ROUNDS)},
         )  # fmt: skip
         try:
             run = run_cli(
