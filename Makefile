@@ -14,7 +14,8 @@ export FQAI_ROOT := $(CURDIR)
 
 FUZZ_EXAMPLES ?= 2000
 
-.PHONY: setup test test-contracts test-python test-browser demo lint bench fuzz coverage clean
+.PHONY: setup test test-contracts test-python test-browser demo lint bench fuzz coverage clean \
+	slither invariants mutants
 
 CHROMIUM := /usr/bin/chromium
 # Root can install system packages directly; anyone else needs passwordless sudo.
@@ -84,6 +85,20 @@ demo: setup
 lint: setup
 	ruff check fqai scripts tests bench
 	ruff format --check fqai scripts tests bench
+	$(VENV)/bin/python scripts/security/slither_check.py
+
+# Contract security (docs/security/contracts.md); each writes reports/security/<name>.json.
+# Slither, gated: no High/Medium finding, every other one triaged in scripts/security/slither_triage.toml.
+slither: setup
+	$(VENV)/bin/python scripts/security/slither_check.py
+
+# Forge invariant campaign over the three contracts (tests/foundry, foundry.toml default profile).
+invariants: setup
+	$(VENV)/bin/python scripts/security/invariants.py
+
+# Planted bugs (scripts/security/mutants.toml) in a temporary copy; the campaign must catch each one.
+mutants: setup
+	$(VENV)/bin/python scripts/security/mutants.py
 
 bench: setup
 	brownie run scripts/bench_gas.py --network development
@@ -101,6 +116,7 @@ bench: setup
 
 fuzz: setup
 	FQAI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FQAI_FUZZ_STEPS=25 brownie test tests/contracts/test_invariants.py --network development
+	$(VENV)/bin/python scripts/security/invariants.py --profile fuzz
 
 clean:
 	rm -rf build reports .hypothesis .pytest_cache

@@ -473,7 +473,9 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
         uint16 maxParticipants = _configs[federationId].maxParticipants;
         if (count == 0 || count > maxParticipants) revert FederationContributorCount(count, maxParticipants);
         mapping(address => bytes32) storage commitments = _commitments[federationId][round];
+        // slither-disable-next-line uninitialized-local (the sum starts at zero)
         uint256 sum;
+        // slither-disable-next-line uninitialized-local (address(0) sorts below every contributor)
         address previous;
         for (uint256 i; i < count; ++i) {
             address node = contributors[i];
@@ -500,6 +502,7 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
         if (keccak256(abi.encode(contributors, weights)) != r.contributionsHash) {
             revert FederationContributionsMismatch(federationId, round);
         }
+        // slither-disable-next-line uninitialized-local (the search starts at index zero)
         uint256 low;
         uint256 high = contributors.length;
         while (low < high) {

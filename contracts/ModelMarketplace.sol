@@ -37,6 +37,7 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
     IFederationRegistry public immutable federationRegistry;
 
     mapping(uint256 tokenId => Listing) private _listings;
+    // slither-disable-next-line uninitialized-state (written through a storage reference, offers.push)
     mapping(uint256 tokenId => LicenseOffer[]) private _offers;
     mapping(uint256 tokenId => mapping(address account => License)) private _licenses;
     mapping(uint256 tokenId => uint256 total) private _contributorRevenue;
@@ -371,6 +372,7 @@ contract ModelMarketplace is IModelMarketplace, Ownable2Step, Pausable, Reentran
     }
 
     function _contributorShare(uint256 tokenId, uint256 price) private view returns (uint256) {
+        // slither-disable-next-line unused-return (only the federation id is needed, not the round)
         (uint64 federationId,) = modelNFT.federationOf(tokenId);
         if (federationId == 0) return 0;
         return (price * federationRegistry.revenueShareBps(federationId)) / BPS;

@@ -35,6 +35,9 @@ SUITES: list[tuple[str, list[str]]] = [
             "ganache-cli",
         ],
     ),
+    ("slither (contracts)", [str(BIN / "python"), "scripts/security/slither_check.py"]),
+    ("contract invariants (forge)", [str(BIN / "python"), "scripts/security/invariants.py"]),
+    ("contract mutants (forge)", [str(BIN / "python"), "scripts/security/mutants.py"]),
     ("python suite", [str(BIN / "python"), "-m", "pytest", "tests/python", "-q"]),
     ("browser suite", [str(BIN / "python"), "-m", "pytest", "tests/browser", "-q"]),
 ]
