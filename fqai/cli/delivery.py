@@ -6,11 +6,13 @@
   pinning the buyer's ML-KEM-768 public key.
 * ``fqai keyservice run``: the owner's long-running key service.
 * ``fqai model fetch`` / ``fqai model eval``: the licensee's decrypted, verified model and its
-  accuracy on the held-out split.
+  accuracy on the held-out split (``eval`` also takes public model tokens, and runs a quantum
+  model exactly, with shots and on a noisy fake IBM device).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -72,8 +74,19 @@ def register(root: typer.Typer) -> None:
     @report_errors
     def publish(
         weights: Annotated[Path, typer.Argument(help="safetensors file", exists=True)],
-        name: Annotated[str, typer.Option(help="Model name, e.g. fqai.cancer-mlp.")],
+        name: Annotated[
+            str, typer.Option(help="Model name, e.g. fqai.cancer-mlp (implied by --model quantum).")
+        ] = "",
         dataset: Annotated[str, typer.Option(help="Dataset the model is evaluated on.")] = "",
+        model_setting: Annotated[
+            str,
+            typer.Option(
+                "--model",
+                help="quantum[:key=value,...]: a hybrid quantum classifier; its circuit, "
+                "features and spec go into the manifest (needs --dataset).",
+            ),
+        ] = "",
+        data_seed: Annotated[int, typer.Option(help="Data seed of the quantum model.")] = 0,
         public: Annotated[
             bool, typer.Option("--public", help="Pin the weights in the clear.")
         ] = False,
@@ -106,7 +119,21 @@ def register(root: typer.Typer) -> None:
         store_dir = keystore or default_keystore()
         identity = Keystore(store_dir).unlock(passphrase)
         key = None if public else new_content_key()
-        spec = ModelSpec(name=name, params={"dataset": dataset} if dataset else {})
+        if model_setting:
+            from fqai.federation import task
+
+            if not dataset:
+                raise task.TaskError("--model needs --dataset")
+            quantum = task.model_name(dataset, model_setting)
+            if name and name != quantum:
+                raise task.TaskError(f"a quantum model is named {quantum}, not {name}")
+            spec = ModelSpec(
+                name=quantum, params=task.model_params(dataset, model_setting, data_seed)
+            )
+        elif not name:
+            raise typer.BadParameter("--name is required (unless --model quantum)")
+        else:
+            spec = ModelSpec(name=name, params={"dataset": dataset} if dataset else {})
         with IpfsClient(resolve_api_address(ipfs_api)) as ipfs:
             published = publish_artifact(
                 ipfs, identity, weights, kind="published-model", federation_id=0, round=0,
@@ -290,47 +317,84 @@ def register(root: typer.Typer) -> None:
     @model.command("eval")
     @report_errors
     def evaluate(
-        token_id: Annotated[int, typer.Argument(help="Licensed model token.")],
+        token_id: Annotated[int, typer.Argument(help="Model token.")],
         weights: Annotated[
-            Path | None, typer.Option(help="Decrypted weights from `fqai model fetch`.")
+            Path | None, typer.Option(help="Where to keep the verified (decrypted) weights.")
         ] = None,
+        shots: Annotated[
+            int, typer.Option(help="Quantum models: shots on Aer and on the fake device.")
+        ] = 1024,
+        fake_device: Annotated[
+            str,
+            typer.Option(
+                help="Quantum models: local noisy fake IBM device (auto: manila up to 5 "
+                "qubits, else toronto)."
+            ),
+        ] = "auto",
         keystore: KeystoreOption = None,
         passphrase_file: PassphraseFileOption = None,
         ipfs_api: IpfsApiOption = None,
         rpc: RpcOption = None,
         deployments_dir: DeploymentsOption = None,
     ) -> None:
-        """Accuracy of a licensed model on its dataset's held-out split (fetches it if needed)."""
+        """Accuracy of a model token on its dataset's held-out split: a licensed model is
+        fetched with your licence, a public one (a federation's) verified and fetched; a
+        quantum model runs exactly on Aer, with --shots on Aer and on a noisy fake device."""
         import tempfile
 
-        from fqai.delivery.licensee import evaluate_weights, fetch_licensed_model
+        from fqai.chain import ChainClient
+        from fqai.delivery.licensee import (
+            evaluate_weights,
+            fetch_licensed_model,
+            fetch_public_model,
+        )
+        from fqai.fsutil import write_bytes_atomic
         from fqai.ipfs.client import IpfsClient, resolve_api_address
         from fqai.weights import load_bytes
 
-        identity = unlock(keystore, passphrase_file)
-        chain = _chain(identity, rpc, deployments_dir)
+        reader = ChainClient.from_rpc(rpc_url(rpc), deployments_dir=deployments_dir)
         with IpfsClient(resolve_api_address(ipfs_api)) as ipfs, tempfile.TemporaryDirectory() as t:
-            fetched = fetch_licensed_model(
-                chain, ipfs, identity, token_id, weights or Path(t) / "model.safetensors"
-            )
-            data = fetched.path.read_bytes()
-        tensors = load_bytes(data, fetched.manifest.weights.info, f"token {token_id}")
-        result = evaluate_weights(fetched.manifest, tensors)
+            public = fetch_public_model(reader, ipfs, token_id)
+            if public is not None:
+                manifest, tensors, data = public
+                if weights is not None:
+                    write_bytes_atomic(weights, data, 0o600)
+            else:
+                identity = unlock(keystore, passphrase_file)
+                chain = _chain(identity, rpc, deployments_dir)
+                fetched = fetch_licensed_model(
+                    chain, ipfs, identity, token_id, weights or Path(t) / "model.safetensors"
+                )
+                manifest = fetched.manifest
+                tensors = load_bytes(
+                    fetched.path.read_bytes(), manifest.weights.info, f"token {token_id}"
+                )
+        result = evaluate_weights(manifest, tensors, shots=shots, fake_device=fake_device)
         console.print(
-            f"token {token_id} ({fetched.manifest.model.name}): accuracy {result.accuracy:.4f}, "
+            f"token {token_id} ({manifest.model.name}): accuracy {result.accuracy:.4f}, "
             f"loss {result.loss:.4f} on {result.samples} held-out {result.dataset} samples"
         )
-        typer.echo(
-            json.dumps(
-                {
-                    "token_id": token_id,
-                    "dataset": result.dataset,
-                    "accuracy": result.accuracy,
-                    "loss": result.loss,
-                    "samples": result.samples,
-                }
+        for run in result.backends:
+            figures = run.circuit
+            console.print(
+                f"  {run.mode:<6} {run.backend}"
+                + (f" ({run.shots} shots)" if run.shots else " (exact)")
+                + f": accuracy {run.accuracy:.4f}, loss {run.loss:.4f}; circuit depth "
+                f"{figures.get('depth', '-')}, {figures.get('two_qubit_gates', '-')} two-qubit "
+                f"gates; {run.seconds:.1f} s",
+                highlight=False,
             )
-        )
+        out: dict[str, object] = {
+            "token_id": token_id,
+            "dataset": result.dataset,
+            "family": result.family,
+            "accuracy": result.accuracy,
+            "loss": result.loss,
+            "samples": result.samples,
+        }
+        if result.backends:
+            out["backends"] = [dataclasses.asdict(run) for run in result.backends]
+        typer.echo(json.dumps(out))
 
 
 def _print_outcomes(outcomes: list) -> None:  # type: ignore[type-arg]

@@ -73,6 +73,22 @@ def dev_fund(chain: ChainClient, address: str, eth: float) -> None:
     console.print(f"funded {address} with {eth} ETH from {accounts[0]}")
 
 
+def task_model_setting(model: str, qubits: int = 0) -> str:
+    """The run config's ``model`` from ``--model`` and ``--qubits`` (``""``: classical)."""
+    from dataclasses import replace
+
+    from fqai.federation.task import TaskError, normalise_model
+    from fqai.qml.spec import parse_quantum_model
+
+    text = normalise_model(model)
+    if not qubits:
+        return text
+    if not text:
+        raise TaskError("--qubits needs --model quantum")
+    choice = parse_quantum_model(text)
+    return replace(choice, spec=replace(choice.spec, qubits=qubits)).text()
+
+
 def register(root: typer.Typer) -> None:
     app = typer.Typer(help="Create federations and coordinate their training rounds.")
     root.add_typer(app, name="federation")
@@ -123,6 +139,17 @@ def register(root: typer.Typer) -> None:
     def run(
         federation_id: Annotated[int, typer.Option(help="Federation to coordinate.")],
         dataset: Annotated[str, typer.Option(help="breast_cancer or digits.")] = "breast_cancer",
+        model: Annotated[
+            str,
+            typer.Option(
+                help="classical (the dataset's network) or quantum[:key=value,...], a hybrid "
+                "quantum classifier (keys qubits, reps, entanglement, encoding, backend, shots; "
+                "see docs/QUANTUM.md)."
+            ),
+        ] = "classical",
+        qubits: Annotated[
+            int, typer.Option(help="Qubits of the quantum model (0: what --model says, or 4).")
+        ] = 0,
         rounds: Annotated[int, typer.Option(help="Number of rounds.")] = 2,
         strategy: Annotated[
             str, typer.Option(help="fedavg, fedprox, krum, multikrum, fedmedian, fedtrimmedavg.")
@@ -200,6 +227,9 @@ def register(root: typer.Typer) -> None:
         if passphrase_file is None:
             raise FederationError("federation run needs --passphrase-file (the ServerApp reads it)")
         unlock(keystore, passphrase_file)  # fail early on a wrong passphrase
+        model_setting = task_model_setting(model, qubits)
+        if dp_epsilon > 0 and model_setting:
+            raise FederationError("DP-SGD (Opacus) does not support the quantum model")
         qaoa_settings: dict[str, str | int | float] = {
             "selection-lambda": selection_lambda,
             "qaoa-variant": qaoa_variant,
@@ -216,6 +246,7 @@ def register(root: typer.Typer) -> None:
         config: dict[str, str | int | float] = {
             "federation-id": federation_id,
             "dataset": dataset,
+            "model": model_setting,
             "num-rounds": rounds,
             "strategy": strategy,
             "min-nodes": min_nodes,

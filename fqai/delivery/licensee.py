@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from numpy.typing import NDArray
 
@@ -38,9 +38,12 @@ from fqai.fsutil import write_bytes_atomic
 from fqai.ipfs.client import IpfsClient
 from fqai.keystore.store import NodeIdentity
 from fqai.manifest.model import Manifest
-from fqai.trust.fetch import fetch_ciphertext
+from fqai.trust.fetch import fetch_ciphertext, fetch_weights_bytes
 from fqai.trust.onchain import verify_token
 from fqai.weights import load_bytes
+
+if TYPE_CHECKING:
+    from fqai.qml.evaluate import BackendEvaluation
 
 log = logging.getLogger(__name__)
 
@@ -177,33 +180,98 @@ def fetch_licensed_model(
     )  # fmt: skip
 
 
+def fetch_public_model(
+    chain: ChainClient, ipfs: IpfsClient, token_id: int
+) -> tuple[Manifest, dict[str, NDArray[Any]], bytes] | None:
+    """The verified weights of a token whose weights are public (a federation's model), or
+    ``None`` if the token is licensed-only (then :func:`fetch_licensed_model` applies).
+
+    Raises
+    ------
+    KeyDeliveryError
+        The token does not verify against the chain (signers, digests, lineage).
+    """
+    report = verify_token(chain, ipfs, token_id, check_weights=False)
+    failure = report.first_failure()
+    if failure is not None:
+        artifact, check = failure
+        raise KeyDeliveryError(
+            f"token {token_id} does not verify: {artifact.cid}: {check.name}: {check.detail}"
+        )
+    assert report.manifest is not None
+    manifest = report.manifest
+    if manifest.weights.encryption is not None:
+        return None
+    data = fetch_weights_bytes(ipfs, manifest)
+    return manifest, load_bytes(data, manifest.weights.info, f"token {token_id}"), data
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """Accuracy of a model on its dataset's held-out test split."""
+    """Accuracy of a model on its dataset's held-out test split.
+
+    For a quantum model ``accuracy`` and ``loss`` are the exact (Aer) figures and ``backends``
+    lists every backend it ran on (exact, with shots, on a noisy fake device).
+    """
 
     dataset: str
     accuracy: float
     loss: float
     samples: int
+    family: str = "classical"
+    backends: tuple[BackendEvaluation, ...] = ()
 
 
 def evaluate_weights(
-    manifest: Manifest, weights: dict[str, NDArray[Any]], data_seed: int = 0
+    manifest: Manifest,
+    weights: dict[str, NDArray[Any]],
+    data_seed: int = 0,
+    *,
+    shots: int = 1024,
+    fake_device: str = "auto",
 ) -> Evaluation:
-    """Accuracy on the held-out split of the dataset the manifest's model names.
+    """Accuracy on the held-out split of the dataset the manifest's model names, dispatched on
+    the model family: fqai's classical networks, or a quantum model (its circuit read from the
+    manifest and checked) evaluated exactly on Aer, with ``shots`` on Aer, and with ``shots``
+    on a local fake IBM device (``auto``: Manila up to 5 qubits, else Toronto). A quantum
+    model's data seed is the one its manifest records.
 
     Raises
     ------
     KeyDeliveryError
         The manifest's model is not one fqai knows how to evaluate.
+    CircuitMismatchError, QuantumModelError
+        A quantum model whose circuit, parameters or weights are not what its manifest declares.
     """
     from fqai.federation import task
+    from fqai.qml.manifest import is_quantum
 
-    dataset = str(manifest.model.params.get("dataset", "")) if manifest.model.params else ""
+    params = manifest.model.params
+    if is_quantum(params):
+        from fqai.qml.evaluate import evaluate_quantum, evaluation_settings
+        from fqai.qml.manifest import MODEL_NAME, read_quantum_params
+
+        if manifest.model.name != MODEL_NAME:
+            raise KeyDeliveryError(
+                f"cannot evaluate model {manifest.model.name!r} with quantum params: the quantum "
+                f"model is {MODEL_NAME!r}"
+            )
+        assert params is not None
+        described = read_quantum_params(params)
+        runs = evaluate_quantum(
+            described,
+            weights,
+            evaluation_settings(described.circuit.num_qubits, shots=shots, fake_device=fake_device),
+        )
+        exact = runs[0]
+        return Evaluation(
+            described.dataset, exact.accuracy, exact.loss, exact.samples, "quantum", tuple(runs)
+        )
+    dataset = str(params.get("dataset", "")) if params else ""
     if dataset not in task.DATASETS or task.MODEL_NAMES[dataset] != manifest.model.name:
         raise KeyDeliveryError(
             f"cannot evaluate model {manifest.model.name!r}: known models are "
-            f"{sorted(task.MODEL_NAMES.values())} with params.dataset set"
+            f"{sorted(task.MODEL_NAMES.values())} with params.dataset set, and quantum models"
         )
     data = task.load_dataset(dataset, seed=data_seed)
     model = task.build_model(dataset)

@@ -53,6 +53,7 @@ def evaluate(msg: Message, context: Context) -> Message:
         str(config["fqai-dataset"]),
         int(config.get("fqai-data-seed", 0)),
         record_to_weights(msg.content["arrays"]),
+        str(config.get("fqai-model", "")),
     )
     metrics = MetricRecord(
         {"num-examples": result.samples, "eval-loss": result.loss, "eval-acc": result.accuracy}

@@ -74,8 +74,9 @@ class Coordinator:
         IPFS client for fetching updates and publishing round models.
     identity
         Unlocked keystore whose ML-DSA-65 key signs round-model manifests.
-    federation_id, dataset, data_seed
-        The federation and its task.
+    federation_id, dataset, data_seed, model
+        The federation and its task (``model``: ``""`` for the dataset's classical network, or a
+        ``quantum:...`` setting, see :func:`fqai.federation.task.normalise_model`).
     work_dir
         Where round-model weights files are written.
     dp
@@ -97,6 +98,7 @@ class Coordinator:
     work_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fqai-coord-")))
     dp: DpSettings | None = None
     record_path: Path | None = None
+    model: str = ""
     record: RunRecord = field(init=False)
     current: RoundRecord | None = field(default=None, init=False)
     last_model_cid: str | None = field(default=None, init=False)
@@ -117,7 +119,8 @@ class Coordinator:
             quorum=self.quorum,
             aggregation={"strategy": self.strategy_name, "params": dict(self.strategy_params)},
         )
-        self._test = task.load_dataset(self.dataset, seed=self.data_seed)
+        self.model = task.normalise_model(self.model)
+        self._test = task.load_dataset(self.dataset, seed=self.data_seed, model=self.model)
         state = self.registry.federation(self.federation_id)
         if state.coordinator != self.chain.address:
             raise FederationError(
@@ -256,7 +259,7 @@ class Coordinator:
         try:
             data = fetch_weights_bytes(self.ipfs, manifest)
             weights = load_bytes(data, manifest.weights.info, f"weights {manifest.weights.cid}")
-            task.set_weights(task.build_model(self.dataset), weights)
+            task.set_weights(task.build_model(self.dataset, model=self.model), weights)
         except IpfsUnavailableError:
             raise
         except FqaiError as exc:
@@ -295,7 +298,7 @@ class Coordinator:
                 f"{self.quorum}; the round is not finalised"
             )
         self._account_for_silent_commitments(current)
-        model = task.build_model(self.dataset)
+        model = task.build_model(self.dataset, model=self.model)
         task.set_weights(model, weights)
         result = task.evaluate(model, self._test.x_test, self._test.y_test)
         privacy: dict[str, float] = {}
@@ -337,7 +340,7 @@ class Coordinator:
             kind="round-model",
             federation_id=self.federation_id,
             round=current.round,
-            model=model_spec(self.dataset),
+            model=model_spec(self.dataset, self.model, self.data_seed),
             parents=sorted(a.manifest_cid for a in current.accepted),
             metrics={
                 "accuracy": result.accuracy,

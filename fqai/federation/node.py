@@ -89,6 +89,7 @@ class TrainInstruction:
     proximal_mu: float = 0.0
     parent_cid: str | None = None
     dp: DpSettings | None = None
+    model: str = ""
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TrainInstruction:
@@ -104,6 +105,7 @@ class TrainInstruction:
             proximal_mu=float(config.get("proximal-mu", 0.0)),
             parent_cid=parent or None,
             dp=DpSettings.from_config(config),
+            model=str(config.get("fqai-model", "")),
         )
 
 
@@ -134,17 +136,21 @@ def local_data(
     num_partitions: int,
     partitioner: str,
     alpha: float,
+    model: str = "",
 ) -> tuple[NDArray[np.float32], NDArray[np.int64], task.Dataset]:
     """This node's training partition (and the dataset, for its test split)."""
-    data = task.load_dataset(dataset, seed=data_seed)
+    data = task.load_dataset(dataset, seed=data_seed, model=model)
     parts = task.partition_indices(data, num_partitions, partitioner, seed=data_seed, alpha=alpha)
     idx = parts[partition_id]
     return data.x_train[idx], data.y_train[idx], data
 
 
-def model_spec(dataset: str) -> ModelSpec:
-    """The manifest ``model`` section of the task's model."""
-    return ModelSpec(name=task.MODEL_NAMES[dataset], params={"dataset": dataset})
+def model_spec(dataset: str, model: str = "", data_seed: int = 0) -> ModelSpec:
+    """The manifest ``model`` section of the task's model (a quantum model's carries its
+    circuit, see :func:`fqai.federation.task.model_params`)."""
+    return ModelSpec(
+        name=task.model_name(dataset, model), params=task.model_params(dataset, model, data_seed)
+    )
 
 
 def train_and_commit(
@@ -193,14 +199,17 @@ def train_and_commit(
         settings.num_partitions,
         settings.partitioner,
         settings.alpha,
+        instruction.model,
     )
-    model = task.build_model(instruction.dataset)
+    model = task.build_model(instruction.dataset, model=instruction.model)
     task.set_weights(model, global_weights)
     seed = instruction.round * 1000 + settings.partition_id
     dp_metrics: dict[str, float | int] = {}
     if instruction.dp is not None:
         if instruction.proximal_mu > 0:
             raise FederationError("DP-SGD and FedProx's proximal term cannot be combined")
+        if task.quantum_choice(instruction.model) is not None:
+            raise FederationError("DP-SGD (Opacus) does not support the quantum model")
         result, spend = train_private(
             model,
             x,
@@ -249,7 +258,7 @@ def train_and_commit(
             kind="update",
             federation_id=instruction.federation_id,
             round=instruction.round,
-            model=model_spec(instruction.dataset),
+            model=model_spec(instruction.dataset, instruction.model, instruction.data_seed),
             parents=[instruction.parent_cid] if instruction.parent_cid else [],
             metrics={
                 "loss": result.loss,
@@ -289,7 +298,11 @@ def train_and_commit(
 
 
 def evaluate_local(
-    settings: NodeSettings, dataset: str, data_seed: int, global_weights: dict[str, NDArray[Any]]
+    settings: NodeSettings,
+    dataset: str,
+    data_seed: int,
+    global_weights: dict[str, NDArray[Any]],
+    model_setting: str = "",
 ) -> task.EvalResult:
     """Evaluate the global model on this node's share of the test split."""
     _, _, data = local_data(
@@ -299,9 +312,10 @@ def evaluate_local(
         settings.num_partitions,
         settings.partitioner,
         settings.alpha,
+        model_setting,
     )
     parts = task.iid_partition(len(data.y_test), settings.num_partitions, seed=data_seed)
     idx = parts[settings.partition_id]
-    model = task.build_model(dataset)
+    model = task.build_model(dataset, model=model_setting)
     task.set_weights(model, global_weights)
     return task.evaluate(model, data.x_test[idx], data.y_test[idx])

@@ -131,10 +131,10 @@ def aggregate_updates(
     return record_to_weights(arrays)
 
 
-def model_weights_sha256(dataset: str, weights: dict[str, NDArray[Any]]) -> str:
+def model_weights_sha256(dataset: str, weights: dict[str, NDArray[Any]], model: str = "") -> str:
     """sha256 of the safetensors bytes a round model publishes for ``weights`` (cast to the
     model's dtypes, as the coordinator saves them)."""
-    net = task.build_model(dataset)
+    net = task.build_model(dataset, model=model)
     task.set_weights(net, weights)
     return hashlib.sha256(weights_bytes(task.get_weights(net))).hexdigest()
 
@@ -267,10 +267,11 @@ def recompute_round(
     # 7. The aggregation, re-run.
     dataset = str(manifest.model.params.get("dataset", "")) if manifest.model.params else ""
     try:
+        model = task.manifest_model_setting(manifest.model.name, manifest.model.params)
         aggregate = aggregate_updates(
             str(aggregation["strategy"]), dict(aggregation.get("params", {})), rnd, inputs
         )
-        digest = model_weights_sha256(dataset, aggregate)
+        digest = model_weights_sha256(dataset, aggregate, model)
     except FqaiError as exc:
         raise fail("aggregate", f"cannot re-run {aggregation.get('strategy')}: {exc}") from exc
     done = time.perf_counter()

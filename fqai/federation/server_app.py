@@ -66,6 +66,8 @@ def dp_settings(config: dict[str, Any]) -> DpSettings | None:
         return None
     if str(config.get("strategy", "fedavg")).lower() == "fedprox":
         raise FederationError("DP-SGD cannot be combined with FedProx's proximal term")
+    if task.quantum_choice(str(config.get("model", ""))) is not None:
+        raise FederationError("DP-SGD (Opacus) does not support the quantum model")
     return DpSettings(
         target_epsilon=epsilon,
         delta=float(config.get("dp-delta", 1e-5)),
@@ -109,6 +111,7 @@ def main(grid: Grid, context: Context) -> None:
     config = dict(context.run_config)
     record_path = Path(str(config["record-path"]))
     dataset = str(config["dataset"])
+    model = str(config.get("model", ""))
     federation_id = int(config["federation-id"])
     data_seed = int(config.get("data-seed", 0))
     strategy_name = str(config.get("strategy", "fedavg"))
@@ -157,6 +160,7 @@ def main(grid: Grid, context: Context) -> None:
                 work_dir=work_dir,
                 dp=dp,
                 record_path=record_path,
+                model=model,
             )
             record = coordinator.record
             done = coordinator.resume()
@@ -169,6 +173,7 @@ def main(grid: Grid, context: Context) -> None:
                 {
                     "fqai-dataset": dataset,
                     "fqai-data-seed": data_seed,
+                    "fqai-model": coordinator.model,
                     "fqai-local-epochs": int(config.get("local-epochs", 1)),
                     "fqai-lr": float(config.get("lr", 0.05)),
                     "fqai-batch-size": int(config.get("batch-size", 32)),
@@ -182,7 +187,9 @@ def main(grid: Grid, context: Context) -> None:
                 initial = model_weights(ipfs, coordinator.last_model_cid)
             else:
                 initial = task.get_weights(
-                    task.build_model(dataset, seed=int(config.get("model-seed", 0)))
+                    task.build_model(
+                        dataset, seed=int(config.get("model-seed", 0)), model=coordinator.model
+                    )
                 )
             if num_rounds > 0:
                 strategy.start(

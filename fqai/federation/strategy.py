@@ -173,6 +173,7 @@ class VerifiedStrategy(Strategy):
     ) -> Iterable[Message]:
         config["fqai-dataset"] = self.train_settings.get("fqai-dataset", "")
         config["fqai-data-seed"] = self.train_settings.get("fqai-data-seed", 0)
+        config["fqai-model"] = self.train_settings.get("fqai-model", "")
         return self.inner.configure_evaluate(server_round, arrays, config, grid)
 
     def aggregate_evaluate(

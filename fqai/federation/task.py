@@ -4,7 +4,13 @@ Everything here is a pure function of its arguments (and seeds), so every node d
 train/test split and its own partition without exchanging data:
 
 * ``breast_cancer`` (30 features, 2 classes) -> :class:`CancerMLP`;
-* ``digits`` (8x8 images, 10 classes) -> :class:`DigitsCNN`.
+* ``digits`` (8x8 images, 10 classes) -> :class:`DigitsCNN`;
+* with the model setting ``quantum[:key=value,...]`` (see :mod:`fqai.qml.spec`), either
+  dataset -> a hybrid quantum classifier (:class:`fqai.qml.model.HybridClassifier`) on the
+  features reduced by PCA, fitted on the training split, to one angle in [0, π] per qubit.
+
+The model setting is a string so that it travels through Flower configs unchanged: ``""`` (or
+``classical``) is the dataset's classical network.
 
 Partitions are IID (a seeded permutation cut into near-equal parts) or non-IID by a Dirichlet
 distribution over each class (``alpha`` small = skewed labels).
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,8 +28,12 @@ from numpy.typing import NDArray
 from torch import nn
 
 from fqai.errors import FqaiError
+from fqai.qml.spec import FAMILY as QUANTUM
+from fqai.qml.spec import QuantumModelChoice, parse_quantum_model
 
 DATASETS = ("breast_cancer", "digits")
+MODEL_FAMILIES = ("classical", QUANTUM)
+NUM_CLASSES = {"breast_cancer": 2, "digits": 10}
 PARTITIONERS = ("iid", "dirichlet")
 TEST_FRACTION = 0.2
 
@@ -76,12 +87,53 @@ def _split(
     return x[~mask], y[~mask], x[mask], y[mask]
 
 
-def load_dataset(name: str, seed: int = 0) -> Dataset:
+def normalise_model(model: str) -> str:
+    """The canonical form of a model setting: ``""`` for the dataset's classical network, the
+    full ``quantum:...`` text (every key) for a quantum model.
+
+    Raises
+    ------
+    TaskError
+        Not ``""``, ``classical`` or ``quantum[:...]``.
+    QuantumModelError
+        A quantum setting with an unknown key or an invalid value.
+    """
+    text = model.strip()
+    if text in ("", "classical"):
+        return ""
+    if text.split(":", 1)[0] == QUANTUM:
+        return parse_quantum_model(text).text()
+    raise TaskError(
+        f"unknown model {model!r}; use classical or quantum[:qubits=4,reps=2,"
+        "entanglement=linear,encoding=angle,backend=aer,shots=0]"
+    )
+
+
+def quantum_choice(model: str) -> QuantumModelChoice | None:
+    """The parsed quantum setting, or ``None`` for the classical network."""
+    text = normalise_model(model)
+    return parse_quantum_model(text) if text else None
+
+
+def load_dataset(name: str, seed: int = 0, model: str = "") -> Dataset:
     """Load a bundled scikit-learn dataset and split it (same split for the same ``seed``).
 
     breast_cancer features are standardised with the training split's mean and deviation;
-    digits pixels are scaled to [0, 1] and shaped ``(N, 1, 8, 8)``.
+    digits pixels are scaled to [0, 1] and shaped ``(N, 1, 8, 8)``. For a quantum ``model`` the
+    features are then reduced by PCA (fitted on the training split) to one angle in [0, π] per
+    qubit (:mod:`fqai.qml.features`).
     """
+    data = _load_base(name, seed)
+    choice = quantum_choice(model)
+    if choice is None:
+        return data
+    from fqai.qml.features import pca_angles
+
+    x_train, x_test = pca_angles(data.x_train, data.x_test, choice.spec.qubits)
+    return Dataset(name, x_train, data.y_train, x_test, data.y_test, data.num_classes)
+
+
+def _load_base(name: str, seed: int) -> Dataset:
     from sklearn import datasets
 
     if name == "breast_cancer":
@@ -213,14 +265,86 @@ class DigitsCNN(nn.Module):
 MODEL_NAMES = {"breast_cancer": "fqai.cancer-mlp", "digits": "fqai.digits-cnn"}
 
 
-def build_model(dataset: str, seed: int = 0) -> nn.Module:
-    """The model for ``dataset``, initialised deterministically from ``seed``."""
+def build_model(dataset: str, seed: int = 0, model: str = "") -> nn.Module:
+    """The model for ``dataset`` (and the ``model`` setting), initialised deterministically
+    from ``seed``."""
+    if dataset not in DATASETS:
+        raise TaskError(f"unknown dataset {dataset!r}; choose one of {list(DATASETS)}")
+    choice = quantum_choice(model)
     torch.manual_seed(seed)
+    if choice is not None:
+        from fqai.qml.model import HybridClassifier
+
+        return HybridClassifier(
+            choice.spec, NUM_CLASSES[dataset], execution=choice.execution, seed=seed
+        )
     if dataset == "breast_cancer":
         return CancerMLP()
-    if dataset == "digits":
-        return DigitsCNN()
-    raise TaskError(f"unknown dataset {dataset!r}; choose one of {list(DATASETS)}")
+    return DigitsCNN()
+
+
+def model_name(dataset: str, model: str = "") -> str:
+    """The manifest ``model.name`` of the task's model."""
+    if quantum_choice(model) is not None:
+        from fqai.qml.manifest import MODEL_NAME
+
+        return MODEL_NAME
+    return MODEL_NAMES[dataset]
+
+
+def model_params(dataset: str, model: str = "", data_seed: int = 0) -> dict[str, Any]:
+    """The manifest ``model.params``: ``{"dataset": …}`` for the classical networks; for a
+    quantum model also its spec, circuit (OpenQASM 3), features and training backend
+    (:func:`fqai.qml.manifest.quantum_params`)."""
+    choice = quantum_choice(model)
+    if choice is None:
+        return {"dataset": dataset}
+    from fqai.qml.circuit import build_circuit
+    from fqai.qml.manifest import quantum_params
+
+    return quantum_params(
+        dataset,
+        choice,
+        build_circuit(choice.spec),
+        num_classes=NUM_CLASSES[dataset],
+        data_seed=data_seed,
+    )
+
+
+def manifest_model_setting(name: str, params: Mapping[str, Any] | None) -> str:
+    """The model setting of a manifest's ``model`` section: ``""`` unless it describes a quantum
+    model (whose circuit is then checked, see :func:`model_from_params`)."""
+    if params and params.get("family") == QUANTUM:
+        return model_from_params(name, params)[1]
+    return ""
+
+
+def model_from_params(name: str, params: Mapping[str, Any] | None) -> tuple[str, str, int]:
+    """``(dataset, model setting, data seed)`` of a manifest's ``model`` section; a quantum
+    model's circuit is parsed and checked against what the manifest declares.
+
+    Raises
+    ------
+    TaskError
+        A model fqai does not know how to build.
+    CircuitMismatchError, QuantumModelError
+        A quantum model whose circuit or parameters are not what the manifest declares.
+    """
+    from fqai.qml.manifest import MODEL_NAME, is_quantum, read_quantum_params
+
+    if is_quantum(params) and name == MODEL_NAME:
+        assert params is not None
+        described = read_quantum_params(params)
+        if described.dataset not in DATASETS:
+            raise TaskError(f"unknown dataset {described.dataset!r} in the quantum model")
+        return described.dataset, described.choice.text(), described.data_seed
+    dataset = str(params.get("dataset", "")) if params else ""
+    if dataset not in DATASETS or MODEL_NAMES[dataset] != name:
+        raise TaskError(
+            f"cannot build model {name!r}: known models are {sorted(MODEL_NAMES.values())} "
+            f"with params.dataset set, and {MODEL_NAME} with params.family = quantum"
+        )
+    return dataset, "", 0
 
 
 def get_weights(model: nn.Module) -> dict[str, NDArray[np.float32]]:
@@ -236,6 +360,12 @@ def set_weights(model: nn.Module, weights: Mapping[str, NDArray[np.floating]]) -
             f"weights do not fit the model: missing {sorted(set(state) - set(weights))[:3]}, "
             f"unexpected {sorted(set(weights) - set(state))[:3]}"
         )
+    for key, tensor in state.items():
+        if tuple(np.shape(weights[key])) != tuple(tensor.shape):
+            raise TaskError(
+                f"weights do not fit the model: {key} has shape {tuple(np.shape(weights[key]))}, "
+                f"the model needs {tuple(tensor.shape)}"
+            )
     model.load_state_dict(
         {k: torch.as_tensor(np.asarray(weights[k]), dtype=state[k].dtype) for k in state}
     )

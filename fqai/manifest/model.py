@@ -20,6 +20,7 @@ from fqai.encoding import b64decode_strict, b64encode, is_bytes32
 from fqai.errors import ManifestError
 from fqai.ipfs.cid import CODEC_RAW, is_canonical_cid, parse_cid
 from fqai.jcs import MAX_SAFE_INTEGER, canonicalize, utf16_sort_key
+from fqai.manifest.quantum import check_model_params
 from fqai.weights import DTYPE_SIZES, MAX_DIMS, WEIGHTS_FORMAT, TensorInfo, WeightsInfo
 
 SCHEMA_ID = "fqai-manifest/1"
@@ -225,6 +226,7 @@ class ModelSpec:
         if "params" in obj:
             if not isinstance(obj["params"], dict):
                 raise _fail(f"{path}.params", "must be an object")
+            check_model_params(obj["params"], f"{path}.params")
             return cls(name=name, params=obj["params"])
         return cls(name=name, spec_cid=_expect_cid(obj["spec_cid"], f"{path}.spec_cid"))
 

@@ -78,12 +78,16 @@ def licensed_delivery(
     )
 
     with IpfsClient(ipfs_api) as ipfs:
-        _, weights = load_verified_weights(ipfs, model_cid)
-    data = task.load_dataset("breast_cancer")
-    model = task.build_model("breast_cancer")
+        verified, weights = load_verified_weights(ipfs, model_cid)
+    # The federation's model family (the MLP, or the quantum model with FQAI_DEMO_MODEL).
+    dataset, setting, data_seed = task.model_from_params(
+        verified.manifest.model.name, verified.manifest.model.params
+    )
+    data = task.load_dataset(dataset, seed=data_seed, model=setting)
+    model = task.build_model(dataset, model=setting)
     task.set_weights(model, weights)
     before = task.evaluate(model, data.x_test, data.y_test).accuracy
-    task.train(model, data.x_train, data.y_train, epochs=2, lr=0.02, seed=7)
+    task.train(model, data.x_train, data.y_train, epochs=2, lr=0.05 if setting else 0.02, seed=7)
     tuned = base / "fine-tuned.safetensors"
     save_weights(task.get_weights(model), tuned)
     console.print(
@@ -91,11 +95,12 @@ def licensed_delivery(
         f"(held-out accuracy {before:.3f} before)"
     )
     owner_args = ["--keystore", str(owner_keystore), *common]
+    kind = ["--model", setting, "--data-seed", str(data_seed)] if setting else [
+        "--name", task.MODEL_NAMES[dataset]]  # fmt: skip
     published = _run(
         console,
-        [str(fqai_bin), "model", "publish", str(tuned), "--name", task.MODEL_NAMES["breast_cancer"],
-         "--dataset", "breast_cancer", "--parent", model_cid, "--parent-token",
-         str(parent_token), *owner_args],
+        [str(fqai_bin), "model", "publish", str(tuned), *kind, "--dataset", dataset,
+         "--parent", model_cid, "--parent-token", str(parent_token), *owner_args],
         "fqai model publish",
     )  # fmt: skip
     token = int(published["token_id"])
@@ -151,6 +156,12 @@ def licensed_delivery(
             f"{result['accuracy']:.3f} on {result['samples']} held-out samples "
             f"(federation model before fine-tuning: {before:.3f})"
         )
+        for run in result.get("backends", []):  # a quantum model: exact, shots, fake device
+            console.print(
+                f"  circuit on {run['backend']}"
+                + (f" with {run['shots']} shots" if run["shots"] else " (exact)")
+                + f": accuracy {run['accuracy']:.3f}"
+            )
     finally:
         service.terminate()
         try:

@@ -3,11 +3,15 @@
 Called by scripts/toolchain/demo.py once Anvil, IPFS and the contracts are up. Every process it
 starts (one SuperLink, four SuperNodes, `flwr run`) is stopped before it returns, on errors and
 on Ctrl-C too.
+
+``FQAI_DEMO_MODEL=quantum`` (or ``quantum:qubits=6,...``, see docs/QUANTUM.md) trains the hybrid
+quantum classifier instead of the MLP: its circuit runs on Aer, its manifest records the circuit.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -29,6 +33,7 @@ from fqai.chain import (
     UnlockedSender,
 )
 from fqai.cli.selection_view import selection_summary
+from fqai.federation import task
 from fqai.federation.membership import create_federation, join_federation
 from fqai.federation.rewards import claim_model_revenue, claim_rewards
 from fqai.federation.runtime import SuperLink, SuperNode, submit_run, write_app, write_flwr_home
@@ -41,6 +46,12 @@ QUORUM = 3
 SELECTION = "qaoa:3"
 PASSPHRASE = "demo passphrase, local only"
 ETH = 10**18
+MODEL_ENV = "FQAI_DEMO_MODEL"
+
+
+def demo_model() -> str:
+    """The model setting from ``$FQAI_DEMO_MODEL`` (``""``: the classical MLP)."""
+    return task.normalise_model(os.environ.get(MODEL_ENV, ""))
 
 
 @dataclass
@@ -71,6 +82,9 @@ def run_federation(
     """Create a federation, run it on a SuperLink and 4 SuperNodes, claim rewards."""
     base = workdir / "federation"
     base.mkdir(parents=True)
+    model = demo_model()
+    if model:
+        console.print(f"model: hybrid quantum classifier ({model}; {MODEL_ENV})")
     passphrase = base / "passphrase"
     passphrase.write_text(PASSPHRASE)
     chain = ChainClient.from_rpc(rpc_url, deployments_dir=deployments)
@@ -130,6 +144,7 @@ def run_federation(
                 {
                     "federation-id": fed,
                     "dataset": "breast_cancer",
+                    "model": model,
                     "num-rounds": ROUNDS,
                     "strategy": "fedavg",
                     "min-nodes": NUM_NODES,
@@ -140,9 +155,10 @@ def run_federation(
                     "selection": SELECTION,
                     "qaoa-reps": 2,
                     "qaoa-shots": 1000,
-                    "local-epochs": 2,
-                    "lr": 0.05,
-                    "round-timeout": 120,
+                    # The quantum model learns slower per step (docs/benchmarks/qml.md).
+                    "local-epochs": 3 if model else 2,
+                    "lr": 0.2 if model else 0.05,
+                    "round-timeout": 300 if model else 120,
                     "rpc-url": rpc_url,
                     "deployments-dir": str(deployments),
                     "ipfs-api": ipfs_api,
