@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,6 +41,28 @@ STRATEGIES: dict[str, type[FedAvg]] = {
     "fedtrimmedavg": FedTrimmedAvg,
     "bulyan": Bulyan,
 }
+
+
+# A node's claimed sample count is self-reported. For weighting (FedAvg's average and the
+# contribution weights that share rewards and licence revenue) each claim is capped at this many
+# times the round's median claim, so one node claiming 10**9 examples cannot take the round.
+SAMPLES_CLIP = 3.0
+
+
+def capped_samples(samples: Mapping[str, int], clip: float | None = SAMPLES_CLIP) -> dict[str, int]:
+    """Each count capped at ``clip`` x the median count (the lower middle one); ``None``: as is.
+
+    Raises
+    ------
+    FederationError
+        ``clip`` below 1 (it would cap honest nodes at the median).
+    """
+    if clip is None or not samples:
+        return dict(samples)
+    if clip < 1:
+        raise FederationError(f"samples clip must be at least 1, got {clip}")
+    cap = max(1, int(clip * statistics.median_low(samples.values())))
+    return {node: min(int(count), cap) for node, count in samples.items()}
 
 
 def contribution_weights(samples: Mapping[str, int]) -> tuple[list[str], list[int]]:

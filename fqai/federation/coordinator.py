@@ -8,15 +8,18 @@ An update is accepted only if, in this order:
    digest equals ``signer.key_digest`` (``key-mismatch``);
 4. the member's on-chain commitment for the round equals the manifest digest
    (``no-commitment`` / ``commitment-mismatch``);
-5. the weights fetch, match the signed sha256/size/tensors and fit the model (``weights``);
+5. the weights fetch, match the signed sha256/size/tensors and fit the model (``weights``),
+   and differ from the round's global model (``no-update``: a free rider sends it back);
 6. it reports a positive integer ``samples`` metric (``metrics``) and its signer has no other
    accepted update this round (``duplicate``);
 7. in a federation with DP-SGD, its DP report matches the federation's settings, its epsilon
    is what its noise, sample rate and step count give, and within the budget (``privacy``,
    see :mod:`fqai.federation.dp`).
 
-Rejections are recorded with their reason; accepted weights (as fetched from IPFS, not as sent
-over Flower) are what the strategy aggregates.
+Claimed sample counts weigh (in FedAvg and in the contribution weights that share rewards and
+revenue) at most ``samples_clip`` x the round's median claim (3 by default), so a node claiming
+10**9 examples cannot take the round. Rejections are recorded with their reason; accepted weights
+(as fetched from IPFS, not as sent over Flower) are what the strategy aggregates.
 
 A round is finalised only if at least ``quorum`` updates were accepted, and only after the
 round model *and* the round report (accepted and rejected updates, selection, Merkle root,
@@ -34,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from numpy.typing import NDArray
 
 from fqai.chain import (
@@ -46,7 +50,12 @@ from fqai.chain import (
 )
 from fqai.errors import FqaiError, IpfsUnavailableError
 from fqai.federation import task
-from fqai.federation.aggregation import accepted_root, contribution_weights
+from fqai.federation.aggregation import (
+    SAMPLES_CLIP,
+    accepted_root,
+    capped_samples,
+    contribution_weights,
+)
 from fqai.federation.dp import DpSettings, check_update_privacy
 from fqai.federation.errors import FederationError, QuorumError, UpdateRejectedError
 from fqai.federation.node import model_spec
@@ -107,6 +116,10 @@ class Coordinator:
     finalized_before: int = field(default=0, init=False)
     dp_epsilon: float = field(default=0.0, init=False)
     last_weights: dict[str, NDArray[Any]] = field(default_factory=dict, init=False, repr=False)
+    # The global model this round started from (set by the strategy): an update equal to it is
+    # a free rider's, rejected as ``no-update``.
+    round_start: dict[str, NDArray[Any]] | None = field(default=None, init=False, repr=False)
+    samples_clip: float | None = SAMPLES_CLIP
 
     def __post_init__(self) -> None:
         self.registry = FederationRegistry(self.chain)
@@ -117,7 +130,11 @@ class Coordinator:
             dataset=self.dataset,
             strategy=self.strategy_name,
             quorum=self.quorum,
-            aggregation={"strategy": self.strategy_name, "params": dict(self.strategy_params)},
+            aggregation={
+                "strategy": self.strategy_name,
+                "params": dict(self.strategy_params),
+                "samples_clip": self.samples_clip,
+            },
         )
         self.model = task.normalise_model(self.model)
         self._test = task.load_dataset(self.dataset, seed=self.data_seed, model=self.model)
@@ -264,6 +281,10 @@ class Coordinator:
             raise
         except FqaiError as exc:
             raise UpdateRejectedError("weights", str(exc)) from exc
+        if self.round_start is not None and _same_weights(weights, self.round_start):
+            raise UpdateRejectedError(
+                "no-update", f"{node} sent the round's global model back unchanged"
+            )
         samples = manifest.metrics.get("samples")
         if type(samples) is not int or samples <= 0:
             raise UpdateRejectedError("metrics", f"samples must be a positive int: {samples!r}")
@@ -287,6 +308,24 @@ class Coordinator:
             "round %d: accepted update %s from %s (%d samples)", round_, manifest_cid, node, samples
         )
         return accepted, weights
+
+    def weighting_samples(self) -> dict[str, int]:
+        """The accepted updates' sample counts as they weigh: each capped at ``samples_clip`` x
+        the round's median claim (:func:`~fqai.federation.aggregation.capped_samples`)."""
+        assert self.current is not None
+        claimed = {a.node: a.samples for a in self.current.accepted}
+        counted = capped_samples(claimed, self.samples_clip)
+        for node, count in counted.items():
+            if count != claimed[node]:
+                log.warning(
+                    "round %d: %s claimed %d samples, weighted as %d (%g x the median claim)",
+                    self.current.round,
+                    node,
+                    claimed[node],
+                    count,
+                    self.samples_clip,
+                )
+        return counted
 
     def finalize(self, weights: dict[str, NDArray[Any]]) -> RoundRecord:
         """Evaluate, publish the round model (parents = accepted updates) and finalise on-chain."""
@@ -318,9 +357,7 @@ class Coordinator:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.last_weights = task.get_weights(model)  # in the model's dtypes, as published
         save_weights(self.last_weights, path)
-        contributors, weights_ppm = contribution_weights(
-            {a.node: a.samples for a in current.accepted}
-        )
+        contributors, weights_ppm = contribution_weights(self.weighting_samples())
         root = accepted_root([a.manifest_digest for a in current.accepted])
         current.contributors = contributors
         current.weights = weights_ppm
@@ -447,3 +484,8 @@ def coordinator_chain(
     return ChainClient.from_rpc(
         rpc_url, KeySender(identity.eth_private_key), deployments_dir=deployments_dir
     )
+
+
+def _same_weights(a: dict[str, NDArray[Any]], b: dict[str, NDArray[Any]]) -> bool:
+    """Same tensor names and values (dtype aside)."""
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

@@ -9,7 +9,13 @@ The value is a comma-separated list, one entry per round (round 1 first; missing
   weights CID points at other bytes;
 * ``bad-signature``: the manifest's ML-DSA-65 signature is corrupted (the digest committed
   on-chain is still the manifest's);
-* ``wrong-commitment``: the node commits a digest other than its manifest's.
+* ``wrong-commitment``: the node commits a digest other than its manifest's;
+* ``free-ride``: the node sends the global model back unchanged (signed and committed);
+* ``replay``: the node sends its previous round's update again (commits its digest anew);
+* ``foreign-key``: the update is signed with a key other than the one the node registered;
+* ``inflate-samples``: the manifest claims 10^9 training examples;
+* ``sign-flip`` / ``scale``: the node trains, then sends ``global - 4 (local - global)`` /
+  ``global + 10 (local - global)`` (:mod:`fqai.federation.attacks`), signed and committed.
 
 These exist to exercise the coordinator's checks against real processes; an honest node never
 sets the key.
@@ -25,8 +31,15 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from fqai.crypto import mldsa
+from fqai.federation.attacks import apply_attack
 from fqai.federation.errors import FederationError
 from fqai.ipfs.client import IpfsClient
 from fqai.jcs import canonicalize
@@ -36,7 +49,48 @@ from fqai.trust.publish import PublishedArtifact
 
 log = logging.getLogger(__name__)
 
-FAULTS = ("none", "crash", "tamper-weights", "bad-signature", "wrong-commitment")
+FAULTS = (
+    "none",
+    "crash",
+    "tamper-weights",
+    "bad-signature",
+    "wrong-commitment",
+    "free-ride",
+    "replay",
+    "foreign-key",
+    "inflate-samples",
+    "sign-flip",
+    "scale",
+)
+INFLATED_SAMPLES = 10**9
+POISON = {"sign-flip": ("sign-flip", 4.0), "scale": ("scaling", 10.0)}
+
+
+def poisoned(
+    fault: str, global_weights: Mapping[str, NDArray[Any]], local: Mapping[str, NDArray[Any]]
+) -> dict[str, NDArray[Any]]:
+    """The weights a ``sign-flip`` / ``scale`` node sends; ``local`` for any other fault."""
+    if fault == "free-ride":
+        return {k: np.array(v, copy=True) for k, v in global_weights.items()}
+    if fault not in POISON:
+        return dict(local)
+    name, factor = POISON[fault]
+    out = apply_attack(name, global_weights, local, factor)
+    return {k: out[k].astype(np.asarray(local[k]).dtype) for k in local}
+
+
+def sign_with_foreign_key(ipfs: IpfsClient, published: PublishedArtifact) -> PublishedArtifact:
+    """The same manifest signed by a fresh ML-DSA-65 key (signer digest updated to match it):
+    a valid signature, but not by the key the node registered on-chain."""
+    keypair = mldsa.generate()
+    manifest = published.manifest
+    signer = dataclasses.replace(
+        manifest.signer, key_digest=mldsa.key_digest(keypair.public_key),
+        public_key=keypair.public_key, public_key_cid=None,
+    )  # fmt: skip
+    signed = sign_manifest(dataclasses.replace(manifest, signer=signer), keypair)
+    cid = ipfs.add_bytes(signed.envelope_bytes)
+    return PublishedArtifact(cid, signed.digest, published.weights_cid, signed)
 
 
 def fault_for_round(spec: str | None, round_: int) -> str:

@@ -248,8 +248,11 @@ def train_and_commit(
         result.samples,
         result.loss,
     )
+    if fault == "replay":
+        return _replay_previous(registry, work, instruction, saved)
     path = work / f"update-f{instruction.federation_id}-r{instruction.round}.safetensors"
-    save_weights(task.get_weights(model), path)
+    save_weights(faults.poisoned(fault, global_weights, task.get_weights(model)), path)
+    samples = faults.INFLATED_SAMPLES if fault == "inflate-samples" else result.samples
     with IpfsClient(settings.ipfs_api) as ipfs:
         published = publish_artifact(
             ipfs,
@@ -262,7 +265,7 @@ def train_and_commit(
             parents=[instruction.parent_cid] if instruction.parent_cid else [],
             metrics={
                 "loss": result.loss,
-                "samples": result.samples,
+                "samples": samples,
                 "epochs": result.epochs,
                 **dp_metrics,
             },
@@ -271,6 +274,8 @@ def train_and_commit(
             published = faults.tamper_weights(ipfs, identity, published, path)
         elif fault == "bad-signature":
             published = faults.corrupt_signature(ipfs, published)
+        elif fault == "foreign-key":
+            published = faults.sign_with_foreign_key(ipfs, published)
     digest = published.manifest_digest
     if fault == "wrong-commitment":
         digest = faults.wrong_digest(digest)
@@ -292,6 +297,27 @@ def train_and_commit(
         node=chain.address,
         commit_tx=tx.tx_hash,
         committed_digest=digest,
+    )
+    saved.write_text(json.dumps(dataclasses.asdict(update)))
+    return update
+
+
+def _replay_previous(
+    registry: FederationRegistry, work: Path, instruction: TrainInstruction, saved: Path
+) -> NodeUpdate:
+    """Test fault ``replay``: commit and send the previous round's update again."""
+    previous_file = work / f"update-f{instruction.federation_id}-r{instruction.round - 1}.json"
+    if not previous_file.exists():
+        raise FederationError(f"test fault replay: no earlier update in {previous_file}")
+    previous = NodeUpdate(**json.loads(previous_file.read_text()))
+    log.warning(
+        "test fault 'replay' in round %d: resending %s", instruction.round, previous.manifest_cid
+    )
+    tx = registry.commit_update(
+        instruction.federation_id, instruction.round, previous.manifest_digest
+    )
+    update = dataclasses.replace(
+        previous, commit_tx=tx.tx_hash, committed_digest=previous.manifest_digest
     )
     saved.write_text(json.dumps(dataclasses.asdict(update)))
     return update

@@ -39,7 +39,12 @@ from fqai.chain import FederationRegistry
 from fqai.chain.registry import RoundFinalized
 from fqai.errors import FqaiError, IpfsUnavailableError
 from fqai.federation import task
-from fqai.federation.aggregation import contribution_weights, make_strategy, widen
+from fqai.federation.aggregation import (
+    capped_samples,
+    contribution_weights,
+    make_strategy,
+    widen,
+)
 from fqai.federation.errors import FederationError
 from fqai.federation.records import record_to_weights, weights_to_record
 from fqai.federation.report import RoundReport, fetch_round_report
@@ -104,7 +109,7 @@ def aggregate_updates(
 
     This is the coordinator's aggregation step as :class:`~fqai.federation.strategy.
     VerifiedStrategy` runs it: each update becomes a reply whose ``num-examples`` is its signed
-    sample count.
+    sample count as it weighs (capped, see :func:`~fqai.federation.aggregation.capped_samples`).
 
     Raises
     ------
@@ -213,7 +218,12 @@ def recompute_round(
         raise fail("contributions", "the report's contributors/weights are not the finalised ones")
     if body["merkle"]["root"] != event.accepted_root:
         raise fail("contributions", "the report's Merkle root is not the finalised acceptedRoot")
-    expected = contribution_weights({a["node"]: int(a["samples"]) for a in accepted})
+    # Reports since the sample-count cap record it; older ones weighed the claims as they were.
+    clip = aggregation.get("samples_clip")
+    if clip is not None and not isinstance(clip, int | float):
+        raise fail("report", f"samples_clip must be a number, got {clip!r}")
+    counted = capped_samples({a["node"]: int(a["samples"]) for a in accepted}, clip)
+    expected = contribution_weights(counted)
     if (list(expected[0]), list(expected[1])) != (list(event.contributors), list(event.weights)):
         raise fail(
             "contributions",
@@ -258,7 +268,7 @@ def recompute_round(
             raise fail("update", f"{cid}: signed samples {um.metrics.get('samples')} vs report")
         loss = entry.get("train_loss")
         inputs.append(
-            UpdateInput(node, int(entry["samples"]), None if loss is None else float(loss), weights)
+            UpdateInput(node, counted[node], None if loss is None else float(loss), weights)
         )
     # 6. Lineage.
     if set(manifest.parents) != {str(a["manifest_cid"]) for a in accepted}:

@@ -19,11 +19,16 @@ from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 from numpy.typing import NDArray
 
-from fqai.federation.aggregation import widen
+from fqai.federation.aggregation import capped_samples, widen
 from fqai.federation.coordinator import Coordinator
 from fqai.federation.errors import FederationError, QuorumError, UpdateRejectedError
 from fqai.federation.history import NodeHistory
-from fqai.federation.records import Rejection, record_to_weights, weights_to_record
+from fqai.federation.records import (
+    AcceptedUpdate,
+    Rejection,
+    record_to_weights,
+    weights_to_record,
+)
 from fqai.federation.selection import AllNodes, Selector
 
 log = logging.getLogger(__name__)
@@ -80,7 +85,9 @@ class VerifiedStrategy(Strategy):
         config["fqai-parent"] = self.coordinator.last_model_cid or ""
         for key, value in self.train_settings.items():
             config[key] = value
-        self._round_start = _flatten(record_to_weights(arrays))
+        start = record_to_weights(arrays)
+        self.coordinator.round_start = start
+        self._round_start = _flatten(start)
         proposed = list(self.inner.configure_train(server_round, arrays, config, grid))
         selection = self.selector.select([m.metadata.dst_node_id for m in proposed], chain_round)
         assert self.coordinator.current is not None
@@ -101,7 +108,7 @@ class VerifiedStrategy(Strategy):
         coordinator = self.coordinator
         assert coordinator.current is not None
         chain_round = coordinator.current.round
-        accepted: list[tuple[int, Message]] = []
+        accepted: list[tuple[int, Message, AcceptedUpdate, dict[str, NDArray[Any]]]] = []
         replies = list(replies)
         for node_id in set(self._chosen) - {msg.metadata.src_node_id for msg in replies}:
             self.history.record_rejected(node_id)  # chosen, but no reply arrived
@@ -130,13 +137,7 @@ class VerifiedStrategy(Strategy):
                 loss=update.train_loss,
                 update=self._delta(weights),
             )
-            metrics = {"num-examples": update.samples}
-            if update.train_loss is not None:
-                metrics["train-loss"] = update.train_loss  # type: ignore[assignment]
-            msg.content = RecordDict(
-                {"arrays": weights_to_record(widen(weights)), "metrics": MetricRecord(metrics)}
-            )
-            accepted.append((int(update.node, 16), msg))
+            accepted.append((int(update.node, 16), msg, update, weights))
         if len(accepted) < coordinator.quorum:
             # Stop the run: the round stays open on-chain, nothing is half-finalised, and a
             # coordinator started again within the commit window resumes it.
@@ -144,9 +145,21 @@ class VerifiedStrategy(Strategy):
                 f"round {chain_round}: {len(accepted)} update(s) accepted, quorum is "
                 f"{coordinator.quorum}; the round is not finalised"
             )
+        # Sample counts weigh at most samples_clip x the round's median claim.
+        assert coordinator.current is not None
+        counted = capped_samples(
+            {a.node: a.samples for a in coordinator.current.accepted}, coordinator.samples_clip
+        )
+        for _, msg, update, weights in accepted:
+            metrics = {"num-examples": counted[update.node]}
+            if update.train_loss is not None:
+                metrics["train-loss"] = update.train_loss  # type: ignore[assignment]
+            msg.content = RecordDict(
+                {"arrays": weights_to_record(widen(weights)), "metrics": MetricRecord(metrics)}
+            )
         # Canonical order (ascending node address), whatever order the replies arrived in: the
         # aggregate is then a pure function of the accepted set, recomputable from the report.
-        ordered = [msg for _, msg in sorted(accepted, key=lambda pair: pair[0])]
+        ordered = [entry[1] for entry in sorted(accepted, key=lambda entry: entry[0])]
         arrays, metrics = self.inner.aggregate_train(server_round, ordered)
         if arrays is None:
             raise FederationError(f"round {chain_round}: the strategy produced no model")
