@@ -59,7 +59,7 @@ def report_body(record: RunRecord, current: RoundRecord, **metrics: Any) -> dict
         "aggregation": {
             **record.aggregation,
             "order": "accepted updates by ascending node address",
-            "weights": "num-examples = the update's signed samples",
+            "weights": "num-examples = the update's signed samples, at most samples_clip x median",
             "precision": "float arrays widened to float64 before the strategy; the result is "
             "rounded to the model's float32 (round to nearest, ties to even)",
             "output": "cast to the model's dtypes (float32), saved as safetensors",
