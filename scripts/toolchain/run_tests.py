@@ -3,8 +3,12 @@
 1. Contract suite on Anvil (Brownie launches it on a free port), stateful invariants included
    (FQAI_FUZZ_EXAMPLES, default 200 examples).
 2. The chain smoke test again on Ganache 7.9 (`--network ganache-cli`).
-3. The Python suite (trust layer, devnet, federation, delivery) with plain pytest.
-4. The browser suite: the built frontend in Debian's Chromium (Playwright) against Anvil + IPFS.
+3. Contract security: Slither (no High/Medium, every other finding triaged), the Forge invariant
+   campaign, and the planted bugs it must catch (docs/security/contracts.md).
+4. The Python suite (trust layer, devnet, federation, delivery, quantum, attacks, `make demo`)
+   with plain pytest.
+5. The browser suite: the built frontend in Debian's Chromium (Playwright) against Anvil + IPFS.
+6. The attack table of docs/SECURITY.md against the attack tests of this run.
 
 A suite that collects no tests (pytest exit code 5) counts as a failure.
 """
@@ -40,6 +44,10 @@ SUITES: list[tuple[str, list[str]]] = [
     ("contract mutants (forge)", [str(BIN / "python"), "scripts/security/mutants.py"]),
     ("python suite", [str(BIN / "python"), "-m", "pytest", "tests/python", "-q"]),
     ("browser suite", [str(BIN / "python"), "-m", "pytest", "tests/browser", "-q"]),
+    (
+        "attack table (SECURITY.md)",
+        [str(BIN / "python"), "scripts/security/attack_table.py", "--check", "docs/SECURITY.md"],
+    ),
 ]
 
 
