@@ -1,7 +1,9 @@
 """The attack → control → test → result table of docs/SECURITY.md, from the test runs.
 
 Every test marked ``@pytest.mark.attack(...)`` (tests/attack_record.py) leaves its outcome in
-``reports/security/attacks-<suite>.json``. This script renders one row per attack id:
+``reports/security/attacks-<suite>.json``; the contract campaign leaves ``invariants.json`` and
+``mutants.json`` (a planted bug counts as stopped when the invariants caught it). This script
+renders one row per attack id:
 
     .venv/bin/python scripts/security/attack_table.py --write docs/SECURITY.md   # after a run
     .venv/bin/python scripts/security/attack_table.py --check docs/SECURITY.md   # in make test
@@ -31,8 +33,45 @@ class TableError(Exception):
     """A report is missing, an attack was not stopped, or the document is stale."""
 
 
-def load_rows(reports: Path = REPORTS, suites: tuple[str, ...] = SUITES) -> list[dict[str, Any]]:
+def contract_rows(reports: Path = REPORTS) -> list[dict[str, Any]]:
+    """Rows from the contract campaign: the invariant run and the planted bugs it must catch."""
     rows: list[dict[str, Any]] = []
+    for name in ("invariants", "mutants"):
+        if not (reports / f"{name}.json").exists():
+            raise TableError(f"{reports / name}.json missing: run `make {name}` first")
+    invariants = json.loads((reports / "invariants.json").read_text())
+    rows.append(
+        {
+            "id": "random-protocol-sequences",
+            "actor": "stakers, coordinators, buyers and sellers (12 actors, at random)",
+            "attack": "random sequences of join / commit / finalise / slash / leave / withdraw / "
+            "list / buy / license / renew / deliver / claim, one call in eight deliberately wrong",
+            "control": "contract rules; Forge invariants I1-I12 (balances = totals(), no "
+            "over-withdrawal, finalised once, expiry never moves back, weights as finalised)",
+            "suite": "contracts",
+            "test": "tests/foundry/ProtocolInvariants.t.sol (scripts/security/invariants.py)",
+            "outcome": "passed" if invariants.get("passed") else "failed",
+        }
+    )
+    mutants = json.loads((reports / "mutants.json").read_text())
+    for mutant in mutants["mutants"]:
+        rows.append(
+            {
+                "id": "planted-contract-bugs",
+                "actor": "a contract change with a bug in it",
+                "attack": f"{mutants['total']} planted bugs, e.g. the stake kept on slash, "
+                "withdraw paying twice, a round finalised twice, a renewal shortening expiry",
+                "control": "the invariant campaign must fail on each (docs/security/contracts.md)",
+                "suite": "contracts",
+                "test": f"scripts/security/mutants.py[{mutant['id']}]",
+                "outcome": "passed" if mutant.get("killed") else "failed",
+            }
+        )
+    return rows
+
+
+def load_rows(reports: Path = REPORTS, suites: tuple[str, ...] = SUITES) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = contract_rows(reports)
     for suite in suites:
         path = reports / f"attacks-{suite}.json"
         if not path.exists():
@@ -62,7 +101,14 @@ def render(rows: list[dict[str, Any]]) -> str:
             if passed == len(group)
             else f"**NOT STOPPED** ({len(group) - passed} of {len(group)} failed)"
         )
-        tests = sorted({f"`{r['suite']}/{r['test'].split('[')[0]}`" for r in group})
+        tests = sorted(
+            {
+                f"`{r['test'].split('[')[0]}`"
+                if r["suite"] == "contracts"
+                else f"`tests/{r['suite']}/{r['test'].split('[')[0]}`"
+                for r in group
+            }
+        )
         lines.append(
             f"| {n} | {_cell(first['actor'])} | {_cell(first['attack'])} "
             f"(`{attack_id}`) | {_cell(first['control'])} | {'<br>'.join(tests)} | {result} |"
