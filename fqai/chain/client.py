@@ -22,7 +22,12 @@ from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 from web3.types import TxReceipt
 
 from fqai.chain.deployment import Deployment, load_deployment
-from fqai.chain.errors import ChainError, ChainRevertError, InsufficientFundsError
+from fqai.chain.errors import (
+    ChainError,
+    ChainRevertError,
+    DeploymentError,
+    InsufficientFundsError,
+)
 from fqai.chain.revert import ErrorDecoder
 
 log = logging.getLogger(__name__)
@@ -118,9 +123,23 @@ class ChainClient:
         deployments_dir: Any = None,
         receipt_timeout: float = DEFAULT_RECEIPT_TIMEOUT,
     ) -> ChainClient:
-        """Connect to ``rpc_url`` and load the deployment record of its chain id."""
+        """Connect to ``rpc_url`` and load the deployment record of its chain id.
+
+        Raises
+        ------
+        DeploymentError
+            No record for the chain id the RPC reports, or a recorded contract has no code on
+            that chain (an RPC for another chain that happens to share the id, or a reset devnet).
+        """
         w3 = connect(rpc_url)
-        deployment = load_deployment(int(w3.eth.chain_id), deployments_dir)
+        chain_id = int(w3.eth.chain_id)
+        deployment = load_deployment(chain_id, deployments_dir)
+        for name, info in deployment.contracts.items():
+            if not bytes(w3.eth.get_code(info.address)):
+                raise DeploymentError(
+                    f"{deployment.path}: {name} at {info.address} has no code on chain "
+                    f"{chain_id} at {rpc_url}; this RPC is not the chain the record was written for"
+                )
         return cls(w3, deployment, sender, receipt_timeout=receipt_timeout)
 
     def with_sender(self, sender: Sender | None) -> ChainClient:

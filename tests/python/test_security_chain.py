@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from fqai.chain import ChainRevertError, FederationRegistry
+from fqai.chain import ChainClient, ChainRevertError, DeploymentError, FederationRegistry
 from fqai.chain.deployment import MARKETPLACE, MODEL_NFT, REGISTRY
 from fqai.chain.registry import FederationConfig, MintParams, to_bytes32
+from fqai.devnet.anvil import AnvilNode
 
 from .federation_fixtures import DeployedChain, deployed_chain  # noqa: F401 - fixture
 
@@ -225,3 +227,29 @@ def test_minted_model_points_at_the_finalised_round(finalised: Round) -> None:
     provenance = reader.call(MODEL_NFT, "provenance", finalised.token)
     assert (provenance[3], provenance[4]) == (finalised.federation, finalised.round)
     assert provenance[1] == to_bytes32(DIGEST)
+
+
+@pytest.mark.attack(
+    "wrong-chain-rpc",
+    actor="a wrong or substituted chain RPC",
+    attack="point a node, coordinator or licensee at another chain (another id, or the same id "
+    "without the deployed contracts)",
+    control="the deployment record is chosen by the RPC's chain id and its contracts must have "
+    "code there (DeploymentError)",
+)
+def test_a_client_refuses_an_rpc_for_another_chain(
+    deployed_chain: DeployedChain,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    records = deployed_chain.deployments_dir
+    with (
+        AnvilNode(chain_id=4242, log_path=tmp_path / "other.log") as other,
+        pytest.raises(DeploymentError, match="4242"),
+    ):
+        ChainClient.from_rpc(other.rpc_url, deployments_dir=records)
+    with (
+        AnvilNode(chain_id=deployed_chain.chain_id, log_path=tmp_path / "bare.log") as bare,
+        pytest.raises(DeploymentError, match="has no code on chain"),
+    ):
+        ChainClient.from_rpc(bare.rpc_url, deployments_dir=records)
+    ChainClient.from_rpc(deployed_chain.rpc_url, deployments_dir=records)  # the real one
