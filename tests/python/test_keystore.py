@@ -63,6 +63,12 @@ def test_secrets_are_not_stored_in_clear(store: Keystore) -> None:
         assert secret not in blob
 
 
+@pytest.mark.attack(
+    "damaged-or-guessed-keystore",
+    actor="someone holding a copy of a keystore, or a damaged disk",
+    attack="unlock with a wrong passphrase; load a truncated, edited or re-parameterised key file",
+    control="scrypt + AES-GCM sealed keys, digests of the public keys, 0600 permissions",
+)
 def test_too_open_permissions_are_refused(store: Keystore) -> None:
     os.chmod(store.path(MLDSA_FILE), 0o644)
     with pytest.raises(KeystoreError, match="chmod 600"):

@@ -205,6 +205,13 @@ def test_flipped_weights_byte_with_swapped_cid_breaks_the_signature(
     assert _first_failure(ipfs_client, cid)[0] == "signature"
 
 
+@pytest.mark.attack(
+    "ipfs-serves-other-bytes",
+    actor="an IPFS node or gateway that serves other bytes than asked",
+    attack="answer a manifest or weights CID with other content",
+    control="every block re-hashed against its CID; weights sha256 checked against the signed "
+    "manifest even when the CID matches",
+)
 def test_weights_cid_pointing_at_other_content(
     ipfs_client: IpfsClient, identity: NodeIdentity, weights_file: Path, tmp_path: Path
 ) -> None:
@@ -348,6 +355,13 @@ def test_manifest_cid_forms_are_checked(ipfs_client: IpfsClient) -> None:
             fetch_verified_manifest(ipfs_client, bad)
 
 
+@pytest.mark.attack(
+    "ipfs-serves-other-bytes",
+    actor="an IPFS node or gateway that serves other bytes than asked",
+    attack="answer a manifest or weights CID with other content",
+    control="every block re-hashed against its CID; weights sha256 checked against the signed "
+    "manifest even when the CID matches",
+)
 def test_fetched_bytes_are_rehashed_against_a_raw_cid() -> None:
     """What protects against a lying daemon: the bytes must hash to the raw CID."""
     genuine = b'{"manifest":{}}'
