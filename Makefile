@@ -113,6 +113,7 @@ bench: setup
 	$(VENV)/bin/python bench/selection_accuracy.py
 	$(VENV)/bin/python bench/quantum_selection.py
 	$(VENV)/bin/python bench/delivery_bench.py
+	nice $(VENV)/bin/python bench/qml_bench.py
 
 fuzz: setup
 	FQAI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FQAI_FUZZ_STEPS=25 brownie test tests/contracts/test_invariants.py --network development
