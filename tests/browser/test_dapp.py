@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import pytest
 from fqai.chain.deployment import MARKETPLACE, MODEL_NFT, REGISTRY
 from fqai.chain.registry import FederationConfig, FederationRegistry, MintParams, to_bytes32
 from fqai.encoding import b64encode
+from fqai.federation import task
 from fqai.ipfs.client import IpfsClient
 from fqai.jcs import canonicalize
 from fqai.manifest.model import ModelSpec
@@ -41,6 +43,7 @@ LIST_PRICE = 2 * 10**16
 LICENSE_DAYS = 30
 KEM_DIGEST = "0x" + "ab" * 32
 TIMEZONE = "Asia/Kolkata"  # a non-UTC zone with a half-hour offset shows local-time rendering
+QUANTUM_MODEL = "quantum:qubits=4"
 HOSTILE_TEXT = '<img src=x onerror="window.__fqaiXss=1"><script>window.__fqaiXss=2</script>'
 
 
@@ -70,6 +73,7 @@ class Market:
     tampered: int  # token whose manifest was altered after signing
     for_sale: int  # token listed for sale
     hostile: int  # signed manifest and licence offer carrying HTML/script in their text fields
+    quantum: int  # a hybrid quantum classifier's manifest (circuit in OpenQASM 3)
     model_name: str
     chain: object
     ipfs: IpfsClient
@@ -155,6 +159,26 @@ def _market(deployed_chain, ipfs_node, ipfs_client, identity, tmp_path_factory, 
         MARKETPLACE, "createLicenseOffer", hostile_id, OFFER_PRICE, 86400, 0, 0, HOSTILE_TEXT
     )
 
+    qweights = weights.parent / "quantum.safetensors"
+    qnet = task.build_model("breast_cancer", model=QUANTUM_MODEL)
+    save_weights(task.get_weights(qnet), qweights)
+    quantum = publish_artifact(
+        ipfs_client,
+        identity,
+        qweights,
+        kind="published-model",
+        federation_id=0,
+        round=0,
+        model=ModelSpec(
+            name=task.model_name("breast_cancer", QUANTUM_MODEL),
+            params=task.model_params("breast_cancer", QUANTUM_MODEL, 0),
+        ),
+        metrics={"accuracy": 0.93},
+    )
+    quantum_id = _mint(
+        deployed_chain, publisher, quantum.manifest_cid, quantum.manifest.weights.sha256, signer
+    )
+
     market_address = publisher.contract(MARKETPLACE).address
     terms_cid = ipfs_client.add_bytes(b"Licence terms: research use, no redistribution.\n")
     publisher.transact(
@@ -180,7 +204,15 @@ def _market(deployed_chain, ipfs_node, ipfs_client, identity, tmp_path_factory, 
     )
     try:
         yield Market(
-            url, honest_id, tampered_id, sale_id, hostile_id, name, deployed_chain, ipfs_client
+            url,
+            honest_id,
+            tampered_id,
+            sale_id,
+            hostile_id,
+            quantum_id,
+            name,
+            deployed_chain,
+            ipfs_client,
         )
     finally:
         server.shutdown()
@@ -709,3 +741,31 @@ def formatted_eth(wei: int) -> str:
     """ethers' formatEther: at least one decimal, no trailing zeros."""
     whole, frac = divmod(wei, 10**18)
     return f"{whole}.{(str(frac).rjust(18, '0').rstrip('0') or '0')} ETH"
+
+
+def test_quantum_model_page_shows_its_circuit_and_classical_twins(page, market: Market) -> None:
+    params = task.model_params("breast_cancer", QUANTUM_MODEL, 0)["quantum"]
+    circuit = params["circuit"]
+    summary = f"quantum model: {circuit['qubits']} qubits, depth {circuit['depth']}"
+    _open(page, market.base_url)
+    card = page.locator(f"[data-testid=model-card][data-token-id='{market.quantum}']")
+    card.locator("[data-testid=badge][data-state=pass]").wait_for()
+    assert summary in card.inner_text()
+
+    _open(page, f"{market.base_url}#/model/{market.quantum}")
+    page.locator("[data-testid=badge][data-state=pass]").wait_for()
+    assert page.get_by_test_id("quantum-summary").inner_text() == summary
+    assert page.get_by_test_id("qasm-check").get_attribute("data-status") == "pass"
+    assert f"{circuit['two_qubit_gates']} two-qubit gates" in page.locator("main").inner_text()
+    # The classical-twin figures are the benchmark's, at this qubit count, mean ± sd.
+    bench = json.loads((FRONTEND.parent / "docs" / "benchmarks" / "qml.json").read_text())
+    row = next(r for r in bench["results"] if r["qubits"] == circuit["qubits"])
+    for model in ("quantum", "mlp", "logistic"):
+        values = row["accuracy"][model]["central"]
+        mean, sd = statistics.mean(values), statistics.stdev(values)
+        cell = page.locator(
+            f"[data-testid=twin-table] tr[data-model={model}] td[data-setting=central]"
+        )
+        assert cell.inner_text() == f"{100 * mean:.1f} ± {100 * sd:.1f}"
+    _shot(page, "model-quantum")
+    _axe(page, "model-quantum")

@@ -2,6 +2,7 @@ import { h, clear } from '../dom.js';
 import { eth } from '../chain.js';
 import { listTokenIds, loadToken, taskOf, verifyToken } from '../models.js';
 import { badge } from './badge.js';
+import { quantumOf, quantumSummary } from './quantum.js';
 
 function metricsSummary(metrics) {
   const entries = Object.entries(metrics ?? {}).slice(0, 3);
@@ -23,6 +24,7 @@ async function card(config, chain, tokenId) {
     const fill = (manifest) => clear(fields,
       row('Name', manifest?.model?.name ?? 'unverified'),
       row('Task', taskOf(manifest) ?? '—'),
+      quantumOf(manifest) ? row('Model', quantumSummary(quantumOf(manifest))) : null,
       row('Metrics', metricsSummary(manifest?.metrics)),
       row('Price', token.listing ? eth(token.listing.price) : 'Not for sale'),
       row('Licences', activeOffers.length ? `${activeOffers.length} offer(s), from ${eth(cheapest)}` : 'None offered'));

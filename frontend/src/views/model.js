@@ -3,6 +3,7 @@ import { eth } from '../chain.js';
 import { loadToken, taskOf, verifyToken } from '../models.js';
 import { runTx, txStatus } from '../tx.js';
 import { badge } from './badge.js';
+import { quantumOf, quantumSection } from './quantum.js';
 
 const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
 
@@ -185,6 +186,7 @@ export async function renderModel(root, config, chain, wallet, tokenId) {
   const details = h('div', {});
   const metrics = h('div', {});
   const lineageEl = h('div', {});
+  const quantumEl = h('section', { 'aria-labelledby': 'h-quantum', hidden: true });
   const sale = h('div', {});
   const offers = h('div', {});
   const licence = h('div', { 'aria-live': 'polite' });
@@ -192,6 +194,7 @@ export async function renderModel(root, config, chain, wallet, tokenId) {
     section('Provenance check', 'h-prov', checks),
     section('Details', 'h-details', details),
     section('Metrics', 'h-metrics', metrics),
+    quantumEl,
     section('Lineage', 'h-lineage', lineageEl),
     section('Buy', 'h-buy', sale),
     section('Licence offers', 'h-offers', offers),
@@ -226,6 +229,10 @@ export async function renderModel(root, config, chain, wallet, tokenId) {
   clear(badgeSlot, badge(result));
   clear(checks, checksList(result));
   clear(metrics, metricsTable(manifest));
+  if (quantumOf(manifest)) {
+    clear(quantumEl, h('h2', { id: 'h-quantum' }, 'Quantum circuit'), quantumSection(manifest));
+    quantumEl.hidden = false;
+  }
   clear(lineageEl, lineage(config, token, manifest, await ancestors(chain, token)));
   await renderTrading();
   const onWallet = () => renderTrading();
