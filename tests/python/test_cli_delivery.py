@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from fqai.chain.marketplace import Marketplace
 from fqai.devnet.ipfs_node import IpfsNode
 from fqai.federation import task
@@ -113,3 +115,62 @@ def test_cli_publish_license_keyservice_fetch_eval(
     )  # fmt: skip
     assert refused.returncode == 1 and "holds no valid licence" in refused.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_licensed_quantum_model_publish_buy_eval(
+    deployed_chain: DeployedChain,  # noqa: F811
+    ipfs_node: IpfsNode,
+    tmp_path: Path,
+) -> None:
+    """A hybrid quantum classifier published licensed-only, bought, delivered by the key
+    service, fetched and evaluated exactly, with shots and on a fake device by the licensee."""
+    setting = "quantum:qubits=4"
+    owner = make_identity(tmp_path / "owner")
+    licensee = make_identity(tmp_path / "licensee")
+    for who in (owner, licensee):
+        deployed_chain.client(6).send_ether(who.public.eth_address, 10**18)
+    deployed_chain.client(0).transact("ModelNFT", "setMinter", owner.public.eth_address, True)
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text(PASSPHRASE)
+    common = [*deployed_chain.cli_args, "--ipfs-api", ipfs_node.api_address,
+              "--passphrase-file", str(passphrase)]  # fmt: skip
+    data = task.load_dataset("breast_cancer", model=setting)
+    model = task.build_model("breast_cancer", seed=1, model=setting)
+    task.train(model, data.x_train, data.y_train, epochs=2, lr=0.2)
+    weights = tmp_path / "qmodel.safetensors"
+    save_weights(task.get_weights(model), weights)
+    expected = task.evaluate(model, data.x_test, data.y_test).accuracy
+
+    published = run_cli(
+        "model", "publish", str(weights), "--dataset", "breast_cancer", "--model", setting,
+        "--keystore", str(tmp_path / "owner"), *common,
+    )  # fmt: skip
+    assert published.returncode == 0, published.stdout + published.stderr
+    token = last_json(published.stdout)["token_id"]
+    assert last_json(published.stdout)["licensed_only"] is True
+    offered = run_cli(
+        "license", "offer", str(token), "--price", "0.01", "--duration-days", "1",
+        "--keystore", str(tmp_path / "owner"), *common,
+    )  # fmt: skip
+    assert offered.returncode == 0, offered.stderr
+    bought = run_cli(
+        "license", "buy", str(token), "--offer", "0", "--max-price", "0.01",
+        "--keystore", str(tmp_path / "licensee"), *common,
+    )  # fmt: skip
+    assert bought.returncode == 0, bought.stderr
+    served = run_cli("keyservice", "run", "--once", "--keystore", str(tmp_path / "owner"), *common)
+    assert served.returncode == 0 and "delivered" in served.stdout, served.stdout + served.stderr
+
+    evaluated = run_cli(
+        "model", "eval", str(token), "--shots", "2000", "--keystore", str(tmp_path / "licensee"),
+        *common, timeout=300,
+    )  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
+    result = last_json(evaluated.stdout)
+    assert result["family"] == "quantum"
+    modes = {b["mode"]: b for b in result["backends"]}
+    assert list(modes) == ["exact", "shots", "device"]
+    # The licensee's exact figure is the publisher's own, on the decrypted weights.
+    assert result["accuracy"] == pytest.approx(expected, abs=1e-6)
+    for mode in ("shots", "device"):
+        assert abs(modes[mode]["accuracy"] - expected) < 0.15, modes
