@@ -10,14 +10,10 @@ Screenshots go to reports/browser/.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import statistics
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -32,38 +28,16 @@ from fqai.trust.publish import publish_artifact
 from fqai.weights import save_weights
 from tests.python.conftest import make_tensors
 
-from .helpers import ARTIFACTS, DIST, FRONTEND, node_binary
+from .fixtures_common import axe, open_page, serve_dapp, shot
+from .helpers import FRONTEND
 from .injected_wallet import WALLET_NAME, TestWallet
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = os.environ.get("FQAI_CHROMIUM", "/usr/bin/chromium")
 OFFER_PRICE = 10**16
 LIST_PRICE = 2 * 10**16
 LICENSE_DAYS = 30
 KEM_DIGEST = "0x" + "ab" * 32
-TIMEZONE = "Asia/Kolkata"  # a non-UTC zone with a half-hour offset shows local-time rendering
 QUANTUM_MODEL = "quantum:qubits=4"
 HOSTILE_TEXT = '<img src=x onerror="window.__fqaiXss=1"><script>window.__fqaiXss=2</script>'
-
-
-def _load_serve_module():
-    spec = importlib.util.spec_from_file_location("fqai_frontend_serve", FRONTEND / "serve.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="session")
-def built_frontend() -> Path:
-    """`npm run build` of frontend/ (node_modules must exist: `npm ci` in frontend/)."""
-    if not (FRONTEND / "node_modules" / ".bin" / "vite").exists():
-        pytest.fail("frontend dependencies missing: run `npm ci` in frontend/")
-    env = {**os.environ, "PATH": f"{Path(node_binary()).parent}:{os.environ['PATH']}"}
-    subprocess.run(
-        ["npm", "run", "build"], cwd=FRONTEND, env=env, check=True, capture_output=True, timeout=300
-    )
-    return DIST
 
 
 @dataclass(frozen=True)
@@ -194,15 +168,7 @@ def _market(deployed_chain, ipfs_node, ipfs_client, identity, tmp_path_factory, 
     publisher.transact(MODEL_NFT, "approve", market_address, sale_id)
     publisher.transact(MARKETPLACE, "list", sale_id, LIST_PRICE)
 
-    serve = _load_serve_module()
-    api = ipfs_node.api_url.removesuffix("/api/v0")
-    server, url = serve.serve_in_thread(
-        rpc_url=deployed_chain.rpc_url,
-        ipfs_api=api,
-        deployment=deployed_chain.deployments_dir / f"{deployed_chain.chain_id}.json",
-        dist=built_frontend,
-    )
-    try:
+    with serve_dapp(deployed_chain, ipfs_node, built_frontend) as url:
         yield Market(
             url,
             honest_id,
@@ -214,64 +180,6 @@ def _market(deployed_chain, ipfs_node, ipfs_client, identity, tmp_path_factory, 
             deployed_chain,
             ipfs_client,
         )
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium (or set FQAI_CHROMIUM)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture()
-def page(browser, request) -> Iterator[object]:
-    """A fresh page; fails the test on any console error or uncaught exception."""
-    context = browser.new_context(
-        timezone_id=TIMEZONE, locale="en-GB", viewport={"width": 1280, "height": 900}
-    )
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
-    yield page
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-final.png"), full_page=True)
-    context.close()
-    assert not errors, f"console errors: {errors}"
-
-
-def _axe(page, name: str) -> None:
-    """Run axe-core in the page; fail on serious or critical violations; keep the report."""
-    # Evaluated over the DevTools protocol: the page's CSP refuses injected inline <script> tags.
-    page.evaluate((FRONTEND / "node_modules" / "axe-core" / "axe.min.js").read_text())
-    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / f"axe-{name}.json").write_text(json.dumps(result["violations"], indent=1))
-    bad = [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not bad, bad
-
-
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def _open(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector("body[data-ready='true']")
 
 
 def _use_dev_account(page, index: int) -> str:
@@ -283,7 +191,7 @@ def _use_dev_account(page, index: int) -> str:
 
 
 def test_catalogue_lists_minted_models_with_provenance_badges(page, market: Market) -> None:
-    _open(page, market.base_url)
+    open_page(page, market.base_url)
 
     honest = page.locator(f"[data-testid=model-card][data-token-id='{market.honest}']")
     tampered = page.locator(f"[data-testid=model-card][data-token-id='{market.tampered}']")
@@ -299,12 +207,12 @@ def test_catalogue_lists_minted_models_with_provenance_badges(page, market: Mark
     sale = page.locator(f"[data-testid=model-card][data-token-id='{market.for_sale}']")
     sale.locator("[data-testid=badge][data-state=pass]").wait_for()
     assert "0.02 ETH" in sale.inner_text()
-    _shot(page, "catalogue")
-    _axe(page, "catalogue")
+    shot(page, "catalogue")
+    axe(page, "catalogue")
 
 
 def test_model_page_verifies_provenance_in_the_browser(page, market: Market) -> None:
-    _open(page, f"{market.base_url}#/model/{market.honest}")
+    open_page(page, f"{market.base_url}#/model/{market.honest}")
 
     page.locator("[data-testid=badge][data-state=pass]").wait_for()
     checks = page.get_by_test_id("check")
@@ -327,8 +235,8 @@ def test_model_page_verifies_provenance_in_the_browser(page, market: Market) -> 
     }
     assert page.get_by_role("heading", level=1).inner_text().startswith(market.model_name)
     assert "accuracy" in page.locator("section[aria-labelledby=h-metrics]").inner_text()
-    _shot(page, "model-verified")
-    _axe(page, "model-verified")
+    shot(page, "model-verified")
+    axe(page, "model-verified")
 
 
 @pytest.mark.attack(
@@ -338,7 +246,7 @@ def test_model_page_verifies_provenance_in_the_browser(page, market: Market) -> 
     control="in-browser ML-DSA-65 check; manifest data shown only when every check passed",
 )
 def test_tampered_manifest_fails_and_names_the_check(page, market: Market) -> None:
-    _open(page, f"{market.base_url}#/model/{market.tampered}")
+    open_page(page, f"{market.base_url}#/model/{market.tampered}")
 
     page.locator("[data-testid=badge][data-state=fail]").wait_for()
     failed = page.locator("[data-testid=check][data-status=fail]")
@@ -348,12 +256,12 @@ def test_tampered_manifest_fails_and_names_the_check(page, market: Market) -> No
     # the earlier checks passed: the bytes are what the CID names, only the signature is wrong
     assert page.locator("[data-testid=check][data-status=pass]").count() == 4
     assert "0.999" not in page.locator("main").inner_text()
-    _shot(page, "model-tampered")
-    _axe(page, "model-tampered")
+    shot(page, "model-tampered")
+    axe(page, "model-tampered")
 
 
 def test_license_flow_shows_states_and_local_expiry(page, market: Market) -> None:
-    _open(page, f"{market.base_url}#/model/{market.honest}")
+    open_page(page, f"{market.base_url}#/model/{market.honest}")
     page.locator("[data-testid=badge][data-state=pass]").wait_for()
     buyer = _use_dev_account(page, 3)
     assert page.get_by_role("note").filter(has_text="Local dev chain").is_visible()
@@ -381,12 +289,12 @@ def test_license_flow_shows_states_and_local_expiry(page, market: Market) -> Non
     )
     assert expected_text in licence.inner_text()
     assert "GMT+5:30" in licence.inner_text()  # local time of the browser's zone, not UTC
-    _shot(page, "license-confirmed")
-    _axe(page, "license-confirmed")
+    shot(page, "license-confirmed")
+    axe(page, "license-confirmed")
 
 
 def test_rejected_license_shows_the_decoded_custom_error(page, market: Market) -> None:
-    _open(page, f"{market.base_url}#/model/{market.honest}")
+    open_page(page, f"{market.base_url}#/model/{market.honest}")
     page.locator("[data-testid=badge][data-state=pass]").wait_for()
     _use_dev_account(page, 4)
     # The owner pauses the offer after the page loaded it: the purchase now reverts.
@@ -399,8 +307,8 @@ def test_rejected_license_shows_the_decoded_custom_error(page, market: Market) -
         error.wait_for()
         assert form.get_by_test_id("tx-status").get_attribute("data-state") == "failed"
         assert error.inner_text() == f"MarketplaceOfferInactive(tokenId={market.honest}, offerId=0)"
-        _shot(page, "license-rejected")
-        _axe(page, "license-rejected")
+        shot(page, "license-rejected")
+        axe(page, "license-rejected")
     finally:
         market.chain.client(1).transact(
             MARKETPLACE, "setLicenseOfferActive", market.honest, 0, True
@@ -408,7 +316,7 @@ def test_rejected_license_shows_the_decoded_custom_error(page, market: Market) -
 
 
 def test_buy_transfers_the_token(page, market: Market) -> None:
-    _open(page, f"{market.base_url}#/model/{market.for_sale}")
+    open_page(page, f"{market.base_url}#/model/{market.for_sale}")
     page.locator("[data-testid=badge][data-state=pass]").wait_for()
     buyer = _use_dev_account(page, 5)
 
@@ -417,7 +325,7 @@ def test_buy_transfers_the_token(page, market: Market) -> None:
 
     assert market.chain.client(None).call(MODEL_NFT, "ownerOf", market.for_sale) == buyer
     assert buyer in page.locator("section[aria-labelledby=h-details]").inner_text()
-    _shot(page, "bought")
+    shot(page, "bought")
 
 
 def _wallet(market: Market, funds: int = 10**18) -> TestWallet:
@@ -444,7 +352,7 @@ def _settled(page, status, label: str = "") -> str:
 
 def test_wrong_network_banner_switches_the_wallet(page, market: Market) -> None:
     _wallet(market, funds=0).install(page, start_chain_id=1)
-    _open(page, market.base_url)
+    open_page(page, market.base_url)
 
     _connect_test_wallet(page)
 
@@ -453,8 +361,8 @@ def test_wrong_network_banner_switches_the_wallet(page, market: Market) -> None:
     assert "chain 1" in banner.inner_text()
     assert f"chain {market.chain.chain_id}" in banner.inner_text()
     assert banner.get_attribute("role") == "alert"
-    _shot(page, "wrong-network")
-    _axe(page, "wrong-network")
+    shot(page, "wrong-network")
+    axe(page, "wrong-network")
     banner.get_by_role("button", name=f"Switch to chain {market.chain.chain_id}").click()
     banner.wait_for(state="detached")  # wallet_switchEthereumChain answered, chainChanged seen
 
@@ -470,7 +378,7 @@ def test_injected_wallet_signs_licence_and_renewal(page, market: Market) -> None
     wallet.install(page)
     reader = market.chain.client(None)
     assert wallet.address not in market.chain.dev_accounts  # the node cannot sign for it
-    _open(page, f"{market.base_url}#/model/{market.honest}")
+    open_page(page, f"{market.base_url}#/model/{market.honest}")
     page.locator("[data-testid=badge][data-state=pass]").wait_for()
     _connect_test_wallet(page)
 
@@ -497,7 +405,7 @@ def test_injected_wallet_signs_licence_and_renewal(page, market: Market) -> None
     renewed = reader.call(MARKETPLACE, "licenseOf", market.honest, wallet.address)[0]
     assert renewed == first + LICENSE_DAYS * 86400
     page.locator(f"[data-testid=license-status][data-expires-at='{renewed}']").wait_for()
-    _shot(page, "license-renewed")
+    shot(page, "license-renewed")
 
     # My account lists the licence with its on-chain expiry, in local time.
     page.get_by_role("link", name="My account").click()
@@ -506,8 +414,8 @@ def test_injected_wallet_signs_licence_and_renewal(page, market: Market) -> None
     assert row.get_attribute("data-expires-at") == str(renewed)
     assert row.get_attribute("data-state") == "valid"
     assert "GMT+5:30" in row.inner_text()
-    _shot(page, "account-licensee")
-    _axe(page, "account-licensee")
+    shot(page, "account-licensee")
+    axe(page, "account-licensee")
 
     # The key never reaches the page or its storage.
     exposed = page.evaluate(
@@ -520,7 +428,7 @@ def test_injected_wallet_signs_licence_and_renewal(page, market: Market) -> None
 def test_rejecting_in_the_wallet_sends_nothing(page, market: Market) -> None:
     wallet = _wallet(market)
     wallet.install(page, mode="reject")
-    _open(page, f"{market.base_url}#/model/{market.honest}")
+    open_page(page, f"{market.base_url}#/model/{market.honest}")
     page.locator("[data-testid=badge][data-state=pass]").wait_for()
     _connect_test_wallet(page)
     nonce = market.chain.client(None).w3.eth.get_transaction_count(wallet.address)
@@ -539,7 +447,7 @@ def test_rejecting_in_the_wallet_sends_nothing(page, market: Market) -> None:
 def test_owner_lists_a_model_and_creates_a_licence_offer(page, market: Market) -> None:
     reader = market.chain.client(None)
     publisher = market.chain.dev_accounts[1]
-    _open(page, f"{market.base_url}#/account")
+    open_page(page, f"{market.base_url}#/account")
     page.get_by_test_id("connect-first").wait_for()
     _use_dev_account(page, 1)
     owned = page.get_by_test_id("owned-model")
@@ -585,8 +493,8 @@ def test_owner_lists_a_model_and_creates_a_licence_offer(page, market: Market) -
         5 * 10**15,
         terms,
     )
-    _shot(page, "account-owner")
-    _axe(page, "account-owner")
+    shot(page, "account-owner")
+    axe(page, "account-owner")
 
     # Pausing the new offer: the contract's flag follows.
     row = page.locator(
@@ -612,7 +520,7 @@ def test_withdraw_revenue_pays_the_credit(page, market: Market) -> None:
     )
     credit = reader.call(MARKETPLACE, "creditOf", publisher)
     assert credit > 0
-    _open(page, f"{market.base_url}#/account")
+    open_page(page, f"{market.base_url}#/account")
     _use_dev_account(page, 1)
     row = page.get_by_test_id("credit-market")
     row.wait_for()
@@ -627,7 +535,7 @@ def test_withdraw_revenue_pays_the_credit(page, market: Market) -> None:
     receipt = reader.w3.eth.get_transaction_receipt(withdrawals[-1]["transactionHash"])
     fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
     assert reader.balance(publisher) == balance + credit - fee
-    _shot(page, "account-withdrawn")
+    shot(page, "account-withdrawn")
 
 
 @pytest.mark.attack(
@@ -638,7 +546,7 @@ def test_withdraw_revenue_pays_the_credit(page, market: Market) -> None:
 )
 def test_text_from_manifests_and_offers_is_never_html(page, market: Market) -> None:
     for url in (market.base_url, f"{market.base_url}#/model/{market.hostile}"):
-        _open(page, url)
+        open_page(page, url)
         page.locator("[data-testid=badge][data-state=pass]").first.wait_for()
         page.get_by_text(HOSTILE_TEXT).first.wait_for()  # shown literally, as text
         assert page.locator("main img, main script").count() == 0
@@ -657,7 +565,7 @@ def test_csp_forbids_inline_script(browser, market: Market) -> None:
         page = context.new_page()
         violations: list[str] = []
         page.on("console", lambda m: violations.append(m.text) if m.type == "error" else None)
-        _open(page, market.base_url)
+        open_page(page, market.base_url)
         policy = page.get_attribute("meta[http-equiv=Content-Security-Policy]", "content")
         assert "script-src 'self'" in policy and "unsafe-inline" not in policy
         page.evaluate(
@@ -711,7 +619,7 @@ def test_contributor_claims_round_reward_and_licence_revenue(page, market: Marke
     registry_before = reader.call(REGISTRY, "creditOf", contributor)
     market_before = reader.call(MARKETPLACE, "creditOf", contributor)
 
-    _open(page, f"{market.base_url}#/account")
+    open_page(page, f"{market.base_url}#/account")
     _use_dev_account(page, chain.dev_accounts.index(contributor))
     reward_claim = page.locator(f"[data-testid=claim][data-claim='reward-{federation}-{round_}']")
     revenue_claim = page.locator(f"[data-testid=claim][data-claim='revenue-{token}']")
@@ -721,8 +629,8 @@ def test_contributor_claims_round_reward_and_licence_revenue(page, market: Marke
     revenue_share = revenue_total * weights[0] // 1_000_000
     assert formatted_eth(reward_share) in reward_claim.inner_text()
     assert formatted_eth(revenue_share) in revenue_claim.inner_text()
-    _shot(page, "account-claims")
-    _axe(page, "account-claims")
+    shot(page, "account-claims")
+    axe(page, "account-claims")
 
     reward_claim.get_by_role("button", name="Claim").click()
     reward_claim.wait_for(state="detached")  # claimed: the account is re-read without it
@@ -747,12 +655,12 @@ def test_quantum_model_page_shows_its_circuit_and_classical_twins(page, market: 
     params = task.model_params("breast_cancer", QUANTUM_MODEL, 0)["quantum"]
     circuit = params["circuit"]
     summary = f"quantum model: {circuit['qubits']} qubits, depth {circuit['depth']}"
-    _open(page, market.base_url)
+    open_page(page, market.base_url)
     card = page.locator(f"[data-testid=model-card][data-token-id='{market.quantum}']")
     card.locator("[data-testid=badge][data-state=pass]").wait_for()
     assert summary in card.inner_text()
 
-    _open(page, f"{market.base_url}#/model/{market.quantum}")
+    open_page(page, f"{market.base_url}#/model/{market.quantum}")
     page.locator("[data-testid=badge][data-state=pass]").wait_for()
     assert page.get_by_test_id("quantum-summary").inner_text() == summary
     assert page.get_by_test_id("qasm-check").get_attribute("data-status") == "pass"
@@ -767,5 +675,5 @@ def test_quantum_model_page_shows_its_circuit_and_classical_twins(page, market: 
             f"[data-testid=twin-table] tr[data-model={model}] td[data-setting=central]"
         )
         assert cell.inner_text() == f"{100 * mean:.1f} ± {100 * sd:.1f}"
-    _shot(page, "model-quantum")
-    _axe(page, "model-quantum")
+    shot(page, "model-quantum")
+    axe(page, "model-quantum")

@@ -42,13 +42,7 @@ from tests.python.federation_fixtures import (
     stop_process,
 )
 
-from . import fixtures_common as common
 from .fixtures_common import allow_console_errors, axe, open_page, serve_dapp, shot
-
-# The shared fixtures, used by name in this module.
-browser = common.browser
-page = common.page
-built_frontend = common.built_frontend
 
 ROUNDS = 2
 NODES = 4

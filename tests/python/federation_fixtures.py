@@ -7,6 +7,7 @@ Import the fixtures into a test module with ``from tests.python.federation_fixtu
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -240,3 +242,40 @@ def cli_federation(
     )
     common = [*chain.cli_args, "--passphrase-file", str(passphrase)]
     return CliFederation(federation_id, coordinator, members, passphrase, common)
+
+
+def run_cli_federation(
+    base: Path,
+    setup: CliFederation,
+    ipfs_api: str,
+    run_args: list[str],
+    *,
+    faults: dict[int, str] | None = None,
+    nodes: int = 4,
+    round_timeout: int = 60,
+    timeout: float = 400,
+) -> tuple[dict[str, Any], str]:
+    """A SuperLink and ``fqai node start`` for each of ``setup``'s nodes, then
+    ``fqai federation run <run_args>`` (with the SuperLink, ``base/run`` as work dir, the
+    coordinator keystore, IPFS and chain options added); everything stopped afterwards.
+    Returns the run record and the run's stdout."""
+    from fqai.federation.runtime import SuperLink
+
+    with SuperLink(base / "superlink.log") as link:
+        processes = start_cli_nodes(
+            base, setup.federation_id, link.address, ipfs_api, setup.common, faults, count=nodes
+        )
+        try:
+            run = run_cli(
+                "federation", "run", "--federation-id", str(setup.federation_id), *run_args,
+                "--superlink", link.address, "--work-dir", str(base / "run"),
+                "--round-timeout", str(round_timeout),
+                "--keystore", str(base / "keys" / "coordinator"),
+                "--ipfs-api", ipfs_api, *setup.common,
+                timeout=timeout,
+            )  # fmt: skip
+            assert run.returncode == 0, run.stdout + run.stderr
+        finally:
+            for process in processes:
+                stop_process(process)
+    return json.loads((base / "run" / "record.json").read_text()), run.stdout

@@ -12,7 +12,6 @@ what it owes after rewards are claimed and withdrawn.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from fqai.federation.faults import INFLATED_SAMPLES
 from fqai.federation.recompute import UpdateInput, aggregate_updates, recompute_federation
 from fqai.federation.report import fetch_round_report
 from fqai.federation.rewards import claim_rewards
-from fqai.federation.runtime import SuperLink
 from fqai.ipfs.client import IpfsClient
 from fqai.keystore import Keystore
 from fqai.trust.fetch import fetch_verified_manifest, fetch_weights_bytes
@@ -40,9 +38,7 @@ from tests.python.federation_fixtures import (  # noqa: F401
     DeployedChain,
     cli_federation,
     deployed_chain,
-    run_cli,
-    start_cli_nodes,
-    stop_process,
+    run_cli_federation,
 )
 
 ROUNDS = 3
@@ -85,27 +81,12 @@ def attack_run(
         FREE_RIDER: "free-ride,replay,foreign-key",
         POISONER: "inflate-samples,sign-flip,scale",
     }
-    with SuperLink(base / "superlink.log") as link:
-        processes = start_cli_nodes(
-            base, setup.federation_id, link.address, ipfs_node.api_address, setup.common,
-            faults, count=NODES,
-        )  # fmt: skip
-        try:
-            run = run_cli(
-                "federation", "run", "--federation-id", str(setup.federation_id),
-                "--rounds", str(ROUNDS), "--min-nodes", str(NODES), "--quorum", "3",
-                "--strategy", "fedmedian", "--local-epochs", "3", "--lr", "0.1",
-                "--superlink", link.address,
-                "--work-dir", str(base / "run"), "--round-timeout", "90",
-                "--keystore", str(base / "keys" / "coordinator"),
-                "--ipfs-api", ipfs_node.api_address, *setup.common,
-                timeout=600,
-            )  # fmt: skip
-            assert run.returncode == 0, run.stdout + run.stderr
-        finally:
-            for process in processes:
-                stop_process(process)
-    record = json.loads((base / "run" / "record.json").read_text())
+    record, _ = run_cli_federation(
+        base, setup, ipfs_node.api_address,
+        ["--rounds", str(ROUNDS), "--min-nodes", str(NODES), "--quorum", "3",
+         "--strategy", "fedmedian", "--local-epochs", "3", "--lr", "0.1"],
+        faults=faults, nodes=NODES, round_timeout=90, timeout=600,
+    )  # fmt: skip
     with IpfsClient(ipfs_node.api_address, timeout=20) as ipfs:
         reports = [fetch_round_report(ipfs, r["report_cid"]).body for r in record["rounds"]]
     addresses = [n.public.eth_address for n in setup.nodes]

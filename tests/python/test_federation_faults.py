@@ -26,7 +26,6 @@ from fqai.federation.coordinator import Coordinator
 from fqai.federation.errors import QuorumError
 from fqai.federation.membership import create_federation, join_federation
 from fqai.federation.node import model_spec
-from fqai.federation.runtime import SuperLink
 from fqai.ipfs.client import IpfsClient
 from fqai.keystore import NodeIdentity
 from fqai.trust.publish import publish_artifact
@@ -37,8 +36,7 @@ from tests.python.federation_fixtures import (  # noqa: F401
     cli_federation,
     deployed_chain,
     run_cli,
-    start_cli_nodes,
-    stop_process,
+    run_cli_federation,
 )
 
 STAKE = 10**17
@@ -73,29 +71,12 @@ def cli_run(
         ),
         pool_wei=ROUNDS * REWARD,
     )
-    fed, nodes, passphrase, common = (
-        setup.federation_id,
-        setup.nodes,
-        setup.passphrase,
-        setup.common,
-    )
-    with SuperLink(base / "superlink.log") as link:
-        fault = {CRASH: "crash", FAULTY: "tamper-weights,bad-signature,wrong-commitment"}
-        processes = start_cli_nodes(base, fed, link.address, ipfs_node.api_address, common, fault)
-        try:
-            run = run_cli(
-                "federation", "run", "--federation-id", str(fed), "--rounds", str(ROUNDS),
-                "--min-nodes", "3", "--quorum", "2", "--local-epochs", "1",
-                "--superlink", link.address, "--work-dir", str(base / "run"),
-                "--round-timeout", "60", "--keystore", str(base / "keys" / "coordinator"),
-                "--ipfs-api", ipfs_node.api_address, *common,
-                timeout=400,
-            )  # fmt: skip
-            assert run.returncode == 0, run.stdout + run.stderr
-        finally:
-            for process in processes:
-                stop_process(process)
-    record = json.loads((base / "run" / "record.json").read_text())
+    fed, nodes, passphrase = setup.federation_id, setup.nodes, setup.passphrase
+    record, _ = run_cli_federation(
+        base, setup, ipfs_node.api_address,
+        ["--rounds", str(ROUNDS), "--min-nodes", "3", "--quorum", "2", "--local-epochs", "1"],
+        faults={CRASH: "crash", FAULTY: "tamper-weights,bad-signature,wrong-commitment"},
+    )  # fmt: skip
     yield CliRun(fed, record, nodes, base / "keys", passphrase, deployed_chain)
 
 

@@ -21,7 +21,6 @@ import pytest
 from fqai.chain import FederationConfig, FederationRegistry
 from fqai.devnet.ipfs_node import IpfsNode
 from fqai.federation import task
-from fqai.federation.runtime import SuperLink
 from fqai.ipfs.client import IpfsClient
 from fqai.qml.circuit import build_circuit
 from fqai.qml.manifest import MODEL_NAME, read_quantum_params
@@ -32,8 +31,7 @@ from tests.python.federation_fixtures import (  # noqa: F401
     cli_federation,
     deployed_chain,
     run_cli,
-    start_cli_nodes,
-    stop_process,
+    run_cli_federation,
 )
 
 NODES = 2
@@ -64,31 +62,17 @@ def quantum_run(
         FederationConfig(model_spec_cid="bafkreifqaiquantum", min_stake=10**17),
         nodes=NODES,
     )
-    with SuperLink(base / "superlink.log") as link:
-        processes = start_cli_nodes(
-            base, setup.federation_id, link.address, ipfs_node.api_address, setup.common,
-            count=NODES,
-        )  # fmt: skip
-        try:
-            run = run_cli(
-                "federation", "run", "--federation-id", str(setup.federation_id),
-                "--model", "quantum", "--qubits", "4", "--rounds", str(ROUNDS),
-                "--min-nodes", str(NODES), "--local-epochs", "2", "--lr", "0.1",
-                "--fraction-evaluate", "0",
-                "--superlink", link.address, "--work-dir", str(base / "run"),
-                "--round-timeout", "120", "--keystore", str(base / "keys" / "coordinator"),
-                "--ipfs-api", ipfs_node.api_address, *setup.common,
-                timeout=400,
-            )  # fmt: skip
-            assert run.returncode == 0, run.stdout + run.stderr
-        finally:
-            for process in processes:
-                stop_process(process)
-    record = json.loads((base / "run" / "record.json").read_text())
+    record, stdout = run_cli_federation(
+        base, setup, ipfs_node.api_address,
+        ["--model", "quantum", "--qubits", "4", "--rounds", str(ROUNDS),
+         "--min-nodes", str(NODES), "--local-epochs", "2", "--lr", "0.1",
+         "--fraction-evaluate", "0"],
+        nodes=NODES, round_timeout=120,
+    )  # fmt: skip
     yield QuantumRun(
         setup.federation_id,
         record,
-        run.stdout,
+        stdout,
         ipfs_node.api_address,
         [*deployed_chain.cli_args, "--ipfs-api", ipfs_node.api_address],
         FederationRegistry(deployed_chain.client(None)),

@@ -10,7 +10,6 @@ inputs, the rejected node's reputation falls, and the CLI prints the comparison.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +20,13 @@ import pytest
 from fqai.chain import FederationConfig
 from fqai.devnet.ipfs_node import IpfsNode
 from fqai.federation.report import fetch_round_report
-from fqai.federation.runtime import SuperLink
 from fqai.ipfs.client import IpfsClient
 from fqai.quantum.select import select_clients
 from tests.python.federation_fixtures import (  # noqa: F401
     DeployedChain,
     cli_federation,
     deployed_chain,
-    run_cli,
-    start_cli_nodes,
-    stop_process,
+    run_cli_federation,
 )
 
 ROUNDS = 3
@@ -59,32 +55,18 @@ def selection_run(
         4,
         FederationConfig(model_spec_cid="bafkreifqaiselection", min_stake=10**17),
     )
-    with SuperLink(base / "superlink.log") as link:
-        processes = start_cli_nodes(
-            base, setup.federation_id, link.address, ipfs_node.api_address, setup.common,
-            # every round: in round 1 all scores tie, so the faulty node may not be selected
-            {FAULTY: ",".join(["tamper-weights"] * ROUNDS)},
-        )  # fmt: skip
-        try:
-            run = run_cli(
-                "federation", "run", "--federation-id", str(setup.federation_id),
-                "--rounds", str(ROUNDS), "--min-nodes", "4", "--quorum", "2",
-                "--selection", "qaoa:3", "--qaoa-reps", "1", "--qaoa-shots", "500",
-                "--qaoa-budget", "60", "--superlink", link.address,
-                "--work-dir", str(base / "run"), "--round-timeout", "60",
-                "--keystore", str(base / "keys" / "coordinator"),
-                "--ipfs-api", ipfs_node.api_address, *setup.common,
-                timeout=400,
-            )  # fmt: skip
-            assert run.returncode == 0, run.stdout + run.stderr
-        finally:
-            for process in processes:
-                stop_process(process)
-    record = json.loads((base / "run" / "record.json").read_text())
+    record, stdout = run_cli_federation(
+        base, setup, ipfs_node.api_address,
+        ["--rounds", str(ROUNDS), "--min-nodes", "4", "--quorum", "2",
+         "--selection", "qaoa:3", "--qaoa-reps", "1", "--qaoa-shots", "500",
+         "--qaoa-budget", "60"],
+        # every round: in round 1 all scores tie, so the faulty node may not be selected
+        faults={FAULTY: ",".join(["tamper-weights"] * ROUNDS)},
+    )  # fmt: skip
     with IpfsClient(ipfs_node.api_address, timeout=20) as ipfs:
         reports = [fetch_round_report(ipfs, r["report_cid"]).body for r in record["rounds"]]
     yield SelectionRun(
-        record, reports, run.stdout, base / "run", setup.nodes[FAULTY].public.eth_address
+        record, reports, stdout, base / "run", setup.nodes[FAULTY].public.eth_address
     )
 
 
