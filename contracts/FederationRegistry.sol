@@ -42,6 +42,8 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
     mapping(uint256 federationId => mapping(uint32 round => mapping(address node => Participation))) private
         _participation;
     mapping(address account => uint256 amount) private _credits;
+    mapping(uint256 federationId => mapping(address node => bytes32 digest)) private _superNodeKeys;
+    mapping(uint256 federationId => mapping(bytes32 digest => address node)) private _superNodeKeyHolders;
 
     uint256 private _totalStaked;
     uint256 private _totalPools;
@@ -125,6 +127,35 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
     /// @dev Requirements: not paused; the federation exists; stake ≥ `minStake`; not already a member;
     /// fewer than `maxParticipants` members; non-zero key digest. Emits a {NodeJoined} event.
     function join(uint256 federationId, bytes32 keyDigest) external payable whenNotPaused exists(federationId) {
+        _join(federationId, keyDigest);
+    }
+
+    /// @notice {join}, and register the digest of the public key the node's Flower SuperNode
+    /// authenticates with, so the coordinator can admit the SuperNode (see {setSuperNodeKey}).
+    /// @dev Requirements: those of {join} and {setSuperNodeKey}. Emits {NodeJoined} and {SuperNodeKeySet}.
+    function joinWithSuperNodeKey(uint256 federationId, bytes32 keyDigest, bytes32 superNodeKeyDigest)
+        external
+        payable
+        whenNotPaused
+        exists(federationId)
+    {
+        _join(federationId, keyDigest);
+        _setSuperNodeKey(federationId, msg.sender, superNodeKeyDigest);
+    }
+
+    /// @notice Register or rotate the digest (sha256 of the OpenSSH public key file) of the key the
+    /// caller's Flower SuperNode authenticates with. Coordinators register exactly the SuperNode keys of
+    /// active members with their SuperLink and unregister a key once its member leaves or is ejected.
+    /// @dev Requirements: not paused; the caller is an active member; non-zero digest not held by another
+    /// member of the federation. Emits a {SuperNodeKeySet} event.
+    function setSuperNodeKey(uint256 federationId, bytes32 superNodeKeyDigest) external whenNotPaused {
+        if (_members[federationId][msg.sender].status != MemberStatus.Active) {
+            revert FederationNotActiveMember(federationId, msg.sender);
+        }
+        _setSuperNodeKey(federationId, msg.sender, superNodeKeyDigest);
+    }
+
+    function _join(uint256 federationId, bytes32 keyDigest) private {
         Federation storage fed = _federations[federationId];
         FederationConfig storage config = _configs[federationId];
         if (msg.value < config.minStake) revert FederationStakeTooLow(msg.sender, msg.value, config.minStake);
@@ -165,6 +196,12 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
         }
         uint256 amount = member.stake;
         delete _members[federationId][msg.sender];
+        bytes32 superNodeKey = _superNodeKeys[federationId][msg.sender];
+        if (superNodeKey != bytes32(0)) {
+            delete _superNodeKeys[federationId][msg.sender];
+            delete _superNodeKeyHolders[federationId][superNodeKey];
+            emit SuperNodeKeySet(federationId, msg.sender, bytes32(0), superNodeKey);
+        }
         _totalStaked -= amount;
         _credit(msg.sender, amount);
         emit StakeReleased(federationId, msg.sender, amount);
@@ -391,6 +428,16 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
         return _members[federationId][node];
     }
 
+    /// @notice Digest of the public key `node`'s Flower SuperNode authenticates with (zero: none).
+    function superNodeKeyOf(uint256 federationId, address node) external view returns (bytes32) {
+        return _superNodeKeys[federationId][node];
+    }
+
+    /// @notice The member holding SuperNode key `digest` in the federation (zero address: none).
+    function superNodeKeyHolder(uint256 federationId, bytes32 digest) external view returns (address) {
+        return _superNodeKeyHolders[federationId][digest];
+    }
+
     function getRound(uint256 federationId, uint32 round) external view returns (Round memory) {
         return _rounds[federationId][round];
     }
@@ -518,6 +565,17 @@ contract FederationRegistry is IFederationRegistry, Ownable2Step, Pausable, Reen
     function _credit(address account, uint256 amount) private {
         _credits[account] += amount;
         _totalCredits += amount;
+    }
+
+    function _setSuperNodeKey(uint256 federationId, address node, bytes32 digest) private {
+        if (digest == bytes32(0)) revert FederationZeroDigest();
+        address holder = _superNodeKeyHolders[federationId][digest];
+        if (holder != address(0) && holder != node) revert FederationSuperNodeKeyTaken(federationId, digest, holder);
+        bytes32 previous = _superNodeKeys[federationId][node];
+        if (previous != bytes32(0)) delete _superNodeKeyHolders[federationId][previous];
+        _superNodeKeys[federationId][node] = digest;
+        _superNodeKeyHolders[federationId][digest] = node;
+        emit SuperNodeKeySet(federationId, node, digest, previous);
     }
 
     function _startUnbonding(uint256 federationId, address node, Member storage member) private {

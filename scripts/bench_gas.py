@@ -82,6 +82,14 @@ def run_federation(rec: Recorder, dep, coordinator, funder) -> None:
             tx = reg.join(fed, d(f"{size}/{i}"), {"from": node, "value": 10**17})
         if size == 4:
             rec.add("FederationRegistry.join", "stake 0.1 ETH", tx)
+            node = fresh_nodes(1, funder)[0]
+            tx = reg.joinWithSuperNodeKey(
+                fed, d("4/sn"), d("4/sn/flower"), {"from": node, "value": 10**17}
+            )
+            rec.add("FederationRegistry.joinWithSuperNodeKey", "stake 0.1 ETH + SuperNode key", tx)
+            tx = reg.setSuperNodeKey(fed, d("4/sn/flower2"), {"from": node})
+            rec.add("FederationRegistry.setSuperNodeKey", "rotating a registered key", tx)
+            reg.requestLeave(fed, {"from": node})
         tx = reg.openRound(fed, {"from": coordinator})
         if size == 4:
             rec.add("FederationRegistry.openRound", "first round", tx)

@@ -93,6 +93,8 @@ interface IFederationRegistry {
     error FederationFull(uint256 federationId, uint16 maxParticipants);
     /// @notice A zero ML-DSA key digest or update digest.
     error FederationZeroDigest();
+    /// @notice Another member of the federation already registered this SuperNode key digest.
+    error FederationSuperNodeKeyTaken(uint256 federationId, bytes32 superNodeKeyDigest, address holder);
     /// @notice The previous round is still open.
     error FederationRoundStillOpen(uint256 federationId, uint32 round);
     /// @notice `round` is not the federation's open round.
@@ -145,6 +147,11 @@ interface IFederationRegistry {
     );
     event RewardPoolFunded(uint256 indexed federationId, address indexed funder, uint256 amount, uint256 pool);
     event NodeJoined(uint256 indexed federationId, address indexed node, uint256 stake, bytes32 keyDigest);
+    /// @notice A member registered (or rotated, or on release cleared: zero) the digest of the public key
+    /// its Flower SuperNode authenticates with; coordinators admit exactly the keys of active members.
+    event SuperNodeKeySet(
+        uint256 indexed federationId, address indexed node, bytes32 superNodeKeyDigest, bytes32 previousDigest
+    );
     event LeaveRequested(uint256 indexed federationId, address indexed node, uint64 unbondAt);
     event StakeReleased(uint256 indexed federationId, address indexed node, uint256 amount);
     event RoundOpened(uint256 indexed federationId, uint32 indexed round, uint64 commitDeadline, uint64 finalizeDeadline);

@@ -210,6 +210,41 @@ class FederationRegistry:
         )
         return result
 
+    def join_with_supernode_key(
+        self, federation_id: int, key_digest: str, supernode_key_digest: str, stake_wei: int
+    ) -> TxResult:
+        """Join, registering the ML-DSA-65 key digest and the SuperNode key digest at once."""
+        result = self.chain.transact(
+            REGISTRY,
+            "joinWithSuperNodeKey",
+            federation_id,
+            to_bytes32(key_digest),
+            to_bytes32(supernode_key_digest),
+            value=stake_wei,
+        )
+        log.info(
+            "%s joined federation %d with stake %d wei, key %s, SuperNode key %s",
+            self.chain.address,
+            federation_id,
+            stake_wei,
+            key_digest,
+            supernode_key_digest,
+        )
+        return result
+
+    def set_supernode_key(self, federation_id: int, supernode_key_digest: str) -> TxResult:
+        """Register or rotate the sender's SuperNode key digest (sender must be active)."""
+        result = self.chain.transact(
+            REGISTRY, "setSuperNodeKey", federation_id, to_bytes32(supernode_key_digest)
+        )
+        log.info(
+            "%s registered SuperNode key %s in federation %d",
+            self.chain.address,
+            supernode_key_digest,
+            federation_id,
+        )
+        return result
+
     def open_round(self, federation_id: int) -> int:
         """Open the next round; return its number."""
         result = self.chain.transact(REGISTRY, "openRound", federation_id)
@@ -305,6 +340,21 @@ class FederationRegistry:
             status=MemberStatus(int(raw[4])),
             key_digest=hex32(raw[5]),
         )
+
+    def supernode_key_of(self, federation_id: int, node: str) -> str:
+        """``node``'s registered SuperNode key digest (``0x00…`` when none)."""
+        return hex32(
+            self.chain.call(REGISTRY, "superNodeKeyOf", federation_id, to_checksum_address(node))
+        )
+
+    def member_addresses(self, federation_id: int) -> list[str]:
+        """Every address that ever joined the federation (``NodeJoined`` events), oldest first."""
+        seen: dict[str, None] = {}
+        for entry in self.chain.events(
+            REGISTRY, "NodeJoined", filters={"federationId": federation_id}
+        ):
+            seen[to_checksum_address(entry["args"]["node"])] = None
+        return list(seen)
 
     def round(self, federation_id: int, round_: int) -> RoundInfo:
         raw = self.chain.call(REGISTRY, "getRound", federation_id, round_)
