@@ -1,7 +1,8 @@
-"""``fqai devnet up|down|status``: local development services in the background.
+"""``fqai devnet up|down|status|certs|check-tls``: local development services and TLS files.
 
 State lives in ``.devnet/state.json`` (one section per service): an Anvil chain and an IPFS node,
-both on 127.0.0.1.
+both on 127.0.0.1. ``certs`` makes a local CA and a server certificate for Flower's SuperLink;
+``check-tls`` checks a TLS server (a SuperLink) the way its clients will.
 """
 
 from __future__ import annotations
@@ -15,10 +16,20 @@ from rich.table import Table
 
 from fqai.cli._common import DevnetDirOption, console, report_errors
 from fqai.devnet import anvil, ipfs_node
+from fqai.devnet.certs import (
+    CA_CERT_FILE,
+    create_ca,
+    format_time,
+    inspect_server_tls,
+    issue_host_certificate,
+    parse_host_port,
+)
 from fqai.devnet.process import is_running
 from fqai.devnet.state import DevnetState, default_devnet_dir
 
-app = typer.Typer(help="Local development services (Anvil chain, IPFS node) in the background.")
+app = typer.Typer(
+    help="Local development services (Anvil chain, IPFS node) and TLS certificates for them."
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -138,3 +149,75 @@ def status(
         console.print(table)
     if not results or not all(ok for ok, _ in results.values()):
         raise typer.Exit(1)
+
+
+@app.command("certs")
+@report_errors
+def certs(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Directory for ca.pem/ca.key and the certificate (created 0700)."
+        ),
+    ],
+    hosts: Annotated[
+        list[str],
+        typer.Option(
+            "--host", help="DNS name or IP address the certificate is valid for (repeatable)."
+        ),
+    ],
+    name: Annotated[
+        str, typer.Option("--name", help="File name of the certificate: NAME.pem and NAME.key.")
+    ] = "superlink",
+    days: Annotated[
+        int, typer.Option("--days", min=1, help="Days the CA (if new) and certificate last.")
+    ] = 30,
+) -> None:
+    """Create (or reuse) a local CA in --out and issue a TLS server certificate from it.
+
+    For development only (e.g. ``flower-superlink --ssl-certfile NAME.pem --ssl-keyfile NAME.key
+    --ssl-ca-certfile ca.pem``); operators bring their own certificates. The last line on stdout
+    is JSON: ca, cert, key, hosts, not_after.
+    """
+    directory = out.resolve()
+    reused = (directory / CA_CERT_FILE).exists()
+    ca = create_ca(directory, days=days)
+    issued = issue_host_certificate(ca, directory, name, hosts, days=days)
+    table = Table(title=f"TLS files in {directory}" + (" (existing CA)" if reused else ""))
+    table.add_column("item")
+    table.add_column("value", overflow="fold")
+    table.add_row("CA certificate", str(issued.ca))
+    table.add_row("certificate", str(issued.cert))
+    table.add_row("key (0600)", str(issued.key))
+    table.add_row("hosts", ", ".join(issued.hosts))
+    table.add_row("valid until", format_time(issued.not_after))
+    console.print(table)
+    payload = {
+        "ca": str(issued.ca),
+        "cert": str(issued.cert),
+        "key": str(issued.key),
+        "hosts": list(issued.hosts),
+        "not_after": issued.not_after.isoformat(),
+    }
+    typer.echo(json.dumps(payload))
+
+
+@app.command("check-tls")
+@report_errors
+def check_tls(
+    address: Annotated[
+        str, typer.Argument(help="HOST:PORT of the TLS server, e.g. 127.0.0.1:9092.")
+    ],
+    ca: Annotated[Path, typer.Option("--ca", help="Root CA PEM file the clients trust.")],
+    server_name: Annotated[
+        str | None,
+        typer.Option("--server-name", help="Name or IP the certificate must match (default HOST)."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds to wait for each step.")
+    ] = 5.0,
+) -> None:
+    """Check that HOST:PORT speaks TLS with a certificate from --ca valid for the host."""
+    host, port = parse_host_port(address)
+    info = inspect_server_tls(host, port, ca, server_name=server_name, timeout=timeout)
+    typer.echo(f"TLS ok: {info.subject}, valid until {format_time(info.not_after)}")
