@@ -6,6 +6,9 @@
   daemons newer than 0.8, so the client is constructed directly).
 * Every request has a timeout; connection failures and timeouts are retried a few times with
   back-off, then reported as :class:`~fqai.errors.IpfsUnavailableError` naming the address.
+* Address, timeout, retries and an ``Authorization`` header (read from a file) come from the
+  environment unless the caller passes them (see :mod:`fqai.ipfs.config`). A daemon or proxy
+  that answers HTTP 401/403 is reported as :class:`~fqai.ipfs.config.IpfsAuthError`, not retried.
 * Content is added pinned, as CIDv1 with raw leaves and 256 KiB chunks, so a file of at most one
   chunk gets a ``raw`` CID whose multihash is the sha256 of the bytes.
 * Fetches have a size cap. For ``raw`` CIDs the fetched bytes are re-hashed and compared with the
@@ -18,10 +21,9 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +40,37 @@ from fqai.errors import (
 )
 from fqai.fsutil import atomic_writer
 from fqai.ipfs.cid import CODEC_RAW, cid_for_raw_block, normalize_cid, parse_cid
+from fqai.ipfs.config import (
+    API_ENV,
+    AUTH_FILE_ENV,
+    AUTH_HEADER,
+    DEFAULT_API,
+    IpfsAuthError,
+    check_retries,
+    check_timeout,
+    ipfs_settings,
+    is_loopback_api,
+    request_headers,
+    resolve_api_address,
+    warn_once,
+)
+
+__all__ = [
+    "API_ENV",
+    "CHUNKER",
+    "CHUNK_SIZE",
+    "DEFAULT_API",
+    "IpfsAuthError",
+    "IpfsClient",
+    "ProgressCallback",
+    "check_raw_cid",
+    "check_raw_cid_digest",
+    "resolve_api_address",
+]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API = "/ip4/127.0.0.1/tcp/5001/http"
-API_ENV = "FQAI_IPFS_API"
+AUTH_STATUSES = (401, 403)
 CHUNK_SIZE = 262_144
 CHUNKER = f"size-{CHUNK_SIZE}"
 
@@ -54,55 +82,78 @@ warnings.filterwarnings(
 ProgressCallback = Callable[[int], None]
 
 
-def resolve_api_address(explicit: str | None = None, devnet_dir: Path | None = None) -> str:
-    """Choose the IPFS API address.
-
-    Order: ``explicit``; the environment variable ``FQAI_IPFS_API``; the ``ipfs`` section of the
-    devnet state file (``.devnet/state.json``) if one is running; ``/ip4/127.0.0.1/tcp/5001/http``.
-    """
-    if explicit:
-        return explicit
-    if os.environ.get(API_ENV):
-        return os.environ[API_ENV]
-    from fqai.devnet.state import DevnetState  # local import: devnet is optional
-
-    service = DevnetState.load(devnet_dir).service("ipfs")
-    if service and isinstance(service.get("api"), str):
-        return str(service["api"])
-    return DEFAULT_API
-
-
 class IpfsClient:
     """IPFS HTTP API client with timeouts, retries and checked fetches.
+
+    Every parameter left out (``None``) comes from the environment, see :mod:`fqai.ipfs.config`.
 
     Parameters
     ----------
     api
-        Multiaddr of the daemon's RPC API.
+        Multiaddr of the daemon's RPC API (default: :func:`resolve_api_address`).
     timeout
-        Seconds allowed for connecting and for each read.
+        Seconds allowed for connecting and for each read (default ``$FQAI_IPFS_TIMEOUT`` or 30).
     retries
-        Extra attempts after a connection failure or timeout (not after a daemon error).
+        Extra attempts after a connection failure or timeout (not after a daemon error; default
+        ``$FQAI_IPFS_RETRIES`` or 2).
     backoff
         Seconds before the first retry; doubled each time.
+    headers
+        Extra HTTP headers sent with every request. An ``Authorization`` entry here wins over
+        the auth file.
+    auth_file
+        File holding the ``Authorization`` header value (default ``$FQAI_IPFS_AUTH_FILE``).
+
+    Raises
+    ------
+    IpfsError
+        A setting is invalid (the message names the variable or argument), or the auth file
+        cannot be used (the message names the file, never its content).
     """
 
     def __init__(
         self,
-        api: str = DEFAULT_API,
+        api: str | None = None,
         *,
-        timeout: float = 30.0,
-        retries: int = 2,
+        timeout: float | None = None,
+        retries: int | None = None,
         backoff: float = 0.25,
+        headers: Mapping[str, str] | None = None,
+        auth_file: Path | None = None,
     ) -> None:
-        self.address = api
-        self.timeout = timeout
-        self.retries = retries
+        settings = ipfs_settings(api)
+        self.address = settings.api
+        self.timeout = settings.timeout if timeout is None else check_timeout(timeout)
+        self.retries = settings.retries if retries is None else check_retries(retries)
         self.backoff = backoff
+        if auth_file is not None:
+            auth_path: Path | None = Path(auth_file)
+            auth_source = "the auth_file argument"
+        else:
+            auth_path = settings.auth_file
+            auth_source = AUTH_FILE_ENV
+        sent = request_headers(headers, auth_path, auth_source)
+        given = {name.lower() for name in (headers or {})}
+        self.credentials_from: str | None = None
+        """Where the ``Authorization`` header came from (for messages), ``None`` if not sent."""
+        if AUTH_HEADER.lower() in given:
+            self.credentials_from = "the headers argument"
+        elif AUTH_HEADER in sent:
+            self.credentials_from = f"the file {auth_path} (from {auth_source})"
+        if self.credentials_from is not None:
+            self._warn_if_plain_http()
         try:
-            self._client = ipfshttpclient.Client(api, timeout=timeout)
+            self._client = ipfshttpclient.Client(self.address, timeout=self.timeout, headers=sent)
         except ipfs_exc.AddressError as exc:
-            raise IpfsError(f"invalid IPFS API address {api!r}: {exc}") from exc
+            raise IpfsError(f"invalid IPFS API address {self.address!r}: {exc}") from exc
+
+    def _warn_if_plain_http(self) -> None:
+        if self.address.rstrip("/").endswith("/http") and not is_loopback_api(self.address):
+            warn_once(
+                "the IPFS credentials go unencrypted over plain HTTP to %s; "
+                "use an /https address or a tunnel",
+                self.address,
+            )
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -139,14 +190,23 @@ class IpfsClient:
             )
         return self._unavailable(exc)
 
+    def _status_error(self, what: str, exc: ipfs_exc.StatusError) -> IpfsError:
+        """An HTTP error status: refused credentials, a daemon error message, or another."""
+        status = _http_status(exc)
+        if status is not None and status in AUTH_STATUSES:
+            return IpfsAuthError(what, self.address, status, credentials_from=self.credentials_from)
+        if isinstance(exc, ipfs_exc.ErrorResponse):
+            return IpfsError(f"{what}: IPFS daemon at {self.address} answered: {exc}")
+        return IpfsError(f"{what}: IPFS daemon at {self.address}: {exc}")
+
     def _call(self, what: str, func: Callable[[], Any]) -> Any:
         """Run one API call; retry connection failures, map errors to fqai exceptions."""
         delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
                 return func()
-            except ipfs_exc.ErrorResponse as exc:
-                raise IpfsError(f"{what}: IPFS daemon at {self.address} answered: {exc}") from exc
+            except ipfs_exc.StatusError as exc:
+                raise self._status_error(what, exc) from exc
             except ipfs_exc.TimeoutError as exc:
                 connect_timeout = isinstance(exc.__cause__, requests.ConnectTimeout)
                 if not connect_timeout:
@@ -160,8 +220,6 @@ class IpfsClient:
             ) as exc:
                 if attempt == self.retries:
                     raise self._unavailable(exc) from exc
-            except ipfs_exc.StatusError as exc:
-                raise IpfsError(f"{what}: IPFS daemon at {self.address}: {exc}") from exc
             log.debug("%s: connection failed; retry %d in %.2f s", what, attempt + 1, delay)
             time.sleep(delay)
             delay *= 2
@@ -221,7 +279,7 @@ class IpfsClient:
         try:
             result = self._call(f"pin ls {cid}", lambda: self._client.pin.ls(cid, type="recursive"))
         except IpfsError as exc:
-            if isinstance(exc, IpfsUnavailableError):
+            if isinstance(exc, IpfsUnavailableError | IpfsAuthError):
                 raise
             if "not pinned" in str(exc):
                 return False
@@ -315,6 +373,13 @@ class IpfsClient:
                 handle.flush()
                 before_commit(handle.name)
         return actual_hex
+
+
+def _http_status(exc: ipfs_exc.StatusError) -> int | None:
+    """The HTTP status code behind an ipfshttpclient status error (requests or httpx)."""
+    response = getattr(exc.original, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
 
 
 def check_raw_cid_digest(cid: str, sha256_digest: bytes) -> None:
