@@ -4,9 +4,11 @@
     brownie run scripts/deploy.py --network ganache-cli
     FQAI_DEPLOYER_KEY=0x... brownie run scripts/deploy.py --network <any network id>
 
-On a development chain the first unlocked account deploys. On any other network the deployer is
-the private key in FQAI_DEPLOYER_KEY, or the Brownie account named in FQAI_DEPLOYER_ACCOUNT.
-The JSON file is the one place the `fqai` package and the web app read addresses and ABIs from.
+Deployer, first match wins: the node's first unlocked account with FQAI_DEV_UNLOCKED=1; the
+private key in FQAI_DEPLOYER_KEY; the Brownie account named in FQAI_DEPLOYER_ACCOUNT; on a
+development network, the first unlocked account. With FQAI_CHAIN_ID set, a chain with another id
+is refused before anything is sent. The record is named after the chain id the RPC reports; it is
+the one place the `fqai` package and the web app read addresses and ABIs from.
 """
 
 from __future__ import annotations
@@ -52,15 +54,35 @@ def deploy_contracts(deployer, owner=None) -> Deployment:
     return Deployment(nft=nft, registry=registry, marketplace=marketplace)
 
 
+DEV_NETWORKS = ("development", "ganache-cli", "anvil")
+
+
+def _check_chain() -> None:
+    """Refuse to deploy when $FQAI_CHAIN_ID names another chain than the RPC serves."""
+    raw = os.environ.get("FQAI_CHAIN_ID", "").strip()
+    if not raw:
+        return
+    if not raw.isdecimal() or int(raw) <= 0:
+        raise SystemExit(f"FQAI_CHAIN_ID={raw!r} is not a chain id (a positive decimal integer)")
+    if chain.id != int(raw):
+        raise SystemExit(
+            f"network '{network.show_active()}' serves chain {chain.id}, but chain {raw} was "
+            "expected (FQAI_CHAIN_ID); refusing to deploy"
+        )
+
+
 def _deployer():
-    if network.show_active() in ("development", "ganache-cli", "anvil") or os.environ.get(
-        "FQAI_DEV_UNLOCKED"
-    ):
+    if os.environ.get("FQAI_DEV_UNLOCKED"):
         return accounts[0]
     if key := os.environ.get("FQAI_DEPLOYER_KEY"):
-        return accounts.add(key)
+        try:
+            return accounts.add(key)
+        except (ValueError, TypeError) as exc:
+            raise SystemExit(f"FQAI_DEPLOYER_KEY is not a hex private key: {exc}") from None
     if name := os.environ.get("FQAI_DEPLOYER_ACCOUNT"):
         return accounts.load(name)
+    if network.show_active() in DEV_NETWORKS:
+        return accounts[0]
     raise SystemExit(
         f"No deployer for network '{network.show_active()}': set FQAI_DEPLOYER_KEY (hex private "
         "key) or FQAI_DEPLOYER_ACCOUNT (a Brownie account name)."
@@ -109,6 +131,7 @@ def forget_brownie_artifacts() -> None:
 
 
 def main() -> None:
+    _check_chain()
     deployer = _deployer()
     deployment = deploy_contracts(deployer)
     path = write_deployment_record(deployment, deployer)

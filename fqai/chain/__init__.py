@@ -4,7 +4,16 @@ Addresses and ABIs come only from ``deployments/<chainId>.json`` (see
 :mod:`fqai.chain.deployment`); nothing here imports Brownie.
 """
 
-from fqai.chain.client import ChainClient, KeySender, Sender, TxResult, UnlockedSender, connect
+from fqai.chain.client import (
+    CHAIN_ID_ENV,
+    ChainClient,
+    KeySender,
+    Sender,
+    TxResult,
+    UnlockedSender,
+    chain_id_from_env,
+    connect,
+)
 from fqai.chain.deployment import (
     DEPLOYMENTS_ENV,
     MODEL_NFT,
@@ -19,6 +28,7 @@ from fqai.chain.errors import (
     ChainRevertError,
     DeploymentError,
     InsufficientFundsError,
+    WrongChainError,
 )
 from fqai.chain.marketplace import LicenseOffer, Marketplace
 from fqai.chain.registry import (
@@ -37,6 +47,7 @@ from fqai.chain.registry import (
 from fqai.chain.revert import ErrorDecoder
 
 __all__ = [
+    "CHAIN_ID_ENV",
     "DEPLOYMENTS_ENV",
     "MODEL_NFT",
     "REGISTRY",
@@ -65,6 +76,8 @@ __all__ = [
     "Sender",
     "TxResult",
     "UnlockedSender",
+    "WrongChainError",
+    "chain_id_from_env",
     "connect",
     "deployments_dir",
     "load_deployment",

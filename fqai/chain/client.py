@@ -9,6 +9,7 @@ the contract's custom error and its arguments.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,12 +28,14 @@ from fqai.chain.errors import (
     ChainRevertError,
     DeploymentError,
     InsufficientFundsError,
+    WrongChainError,
 )
 from fqai.chain.revert import ErrorDecoder
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RECEIPT_TIMEOUT = 60.0
+CHAIN_ID_ENV = "FQAI_CHAIN_ID"
 T = TypeVar("T")
 
 
@@ -84,6 +87,37 @@ def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
     return w3
 
 
+def chain_id_from_env() -> int | None:
+    """The chain id in ``$FQAI_CHAIN_ID``; ``None`` when the variable is unset or empty.
+
+    Raises
+    ------
+    ChainError
+        The variable is set but is not a positive decimal integer.
+    """
+    raw = os.environ.get(CHAIN_ID_ENV)
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    value = int(text) if text.isdecimal() else 0
+    if value <= 0:
+        raise ChainError(
+            f"{CHAIN_ID_ENV}={raw!r} is not a chain id: set it to the positive decimal EIP-155 "
+            "chain id the RPC must serve (e.g. 11155111 for Sepolia), or unset it"
+        )
+    return value
+
+
+def _expected_chain(explicit: int | None) -> tuple[int | None, str]:
+    """The chain id to insist on and where it came from (explicit beats the environment)."""
+    if explicit is not None:
+        if type(explicit) is not int or explicit <= 0:
+            raise ChainError(f"expected_chain_id must be a positive integer, got {explicit!r}")
+        return explicit, "--chain-id / expected_chain_id"
+    from_env = chain_id_from_env()
+    return from_env, f"{CHAIN_ID_ENV}={from_env} in the environment"
+
+
 class ChainClient:
     """Contracts of one deployment on one chain, and a sender for transactions.
 
@@ -122,17 +156,30 @@ class ChainClient:
         *,
         deployments_dir: Any = None,
         receipt_timeout: float = DEFAULT_RECEIPT_TIMEOUT,
+        expected_chain_id: int | None = None,
     ) -> ChainClient:
         """Connect to ``rpc_url`` and load the deployment record of its chain id.
 
+        ``expected_chain_id`` (else ``$FQAI_CHAIN_ID``, when set) is the chain the caller means
+        to use: an RPC serving any other chain is refused before a record is read, so a client
+        pointed at the wrong network never signs or sends anything there.
+
         Raises
         ------
+        WrongChainError
+            The RPC serves another chain than the expected one.
+        ChainError
+            The RPC does not answer, or ``$FQAI_CHAIN_ID`` / ``expected_chain_id`` is not a
+            chain id.
         DeploymentError
             No record for the chain id the RPC reports, or a recorded contract has no code on
             that chain (an RPC for another chain that happens to share the id, or a reset devnet).
         """
+        expected, source = _expected_chain(expected_chain_id)
         w3 = connect(rpc_url)
         chain_id = int(w3.eth.chain_id)
+        if expected is not None and chain_id != expected:
+            raise WrongChainError(rpc_url, chain_id, expected, source)
         deployment = load_deployment(chain_id, deployments_dir)
         for name, info in deployment.contracts.items():
             if not bytes(w3.eth.get_code(info.address)):

@@ -16,6 +16,23 @@ class DeploymentError(ChainError):
     """``deployments/<chainId>.json`` is missing, malformed or lacks a contract."""
 
 
+class WrongChainError(ChainError):
+    """The RPC serves another chain than the one expected (``FQAI_CHAIN_ID`` / ``--chain-id``).
+
+    Raised before any deployment record is read or anything is sent.
+    """
+
+    def __init__(self, rpc_url: str, chain_id: int, expected_chain_id: int, source: str) -> None:
+        self.rpc_url = rpc_url
+        self.chain_id = chain_id
+        self.expected_chain_id = expected_chain_id
+        self.source = source
+        super().__init__(
+            f"the RPC at {rpc_url} serves chain {chain_id}, but chain {expected_chain_id} was "
+            f"expected ({source}); refusing to send anything"
+        )
+
+
 class ChainRevertError(ChainError):
     """A call or transaction reverted; ``error_name`` and ``arguments`` say why.
 
