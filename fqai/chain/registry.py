@@ -245,6 +245,37 @@ class FederationRegistry:
         )
         return result
 
+    def slash_excluded(self, federation_id: int, round_: int, node: str) -> tuple[int, bool]:
+        """Slash ``node``, excluded from finalised round ``round_``; return (wei, ejected).
+
+        The round's contributors and weights, which the contract checks against its record, are
+        read from the ``RoundFinalized`` event.
+        """
+        finalized = [r for r in self.finalized_rounds(federation_id) if r.round == round_]
+        if not finalized:
+            raise ChainError(f"round {round_} of federation {federation_id} is not finalised")
+        event = finalized[0]
+        result = self.chain.transact(
+            REGISTRY,
+            "slashExcluded",
+            federation_id,
+            round_,
+            to_checksum_address(node),
+            list(event.contributors),
+            list(event.weights),
+        )
+        (slashed,) = self.chain.receipt_events(result, REGISTRY, "NodeSlashed")
+        amount, ejected = int(slashed["amount"]), bool(slashed["ejected"])
+        log.info(
+            "slashed %s by %d wei for round %d of federation %d%s",
+            node,
+            amount,
+            round_,
+            federation_id,
+            " (ejected)" if ejected else "",
+        )
+        return amount, ejected
+
     def open_round(self, federation_id: int) -> int:
         """Open the next round; return its number."""
         result = self.chain.transact(REGISTRY, "openRound", federation_id)

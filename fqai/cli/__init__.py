@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from typing import Annotated
 
 import typer
 
 from fqai import __version__
 
+CHAIN_ID_ENV = "FQAI_CHAIN_ID"
 COMMAND_MODULES: tuple[str, ...] = ("keys", "verify", "devnet", "federation", "node", "delivery")
 
 app = typer.Typer(
@@ -44,11 +46,21 @@ def main(
             "--version", callback=_version_callback, is_eager=True, help="Show the version."
         ),
     ] = False,
+    chain_id: Annotated[
+        int | None,
+        typer.Option(
+            "--chain-id",
+            help="Chain id the RPC must report, else nothing is sent (sets $FQAI_CHAIN_ID for "
+            "this command and the processes it starts).",
+        ),
+    ] = None,
 ) -> None:
     """Federated Quantum AI command line."""
     from fqai.cli._common import configure_logging
 
     configure_logging(logging.WARNING - 10 * min(verbose, 2))
+    if chain_id is not None:
+        os.environ[CHAIN_ID_ENV] = str(chain_id)
 
 
 for _name in COMMAND_MODULES:

@@ -23,6 +23,7 @@ from fqai.cli._common import (
 
 if TYPE_CHECKING:
     from fqai.chain import ChainClient
+    from fqai.federation.runtime import FlowerProcess, ServerTls
     from fqai.keystore import NodeIdentity
 
 RPC_ENV = "FQAI_RPC_URL"
@@ -46,6 +47,40 @@ DevFundOption = Annotated[
         help="Dev chains only: first send this many ETH from the node's first unlocked account.",
     ),
 ]
+
+
+RootCaOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--root-ca",
+        help="CA certificate (PEM) of the SuperLink's TLS certificate (see `fqai devnet certs`). "
+        "Without it the SuperLink is reached insecurely: loopback development only.",
+    ),
+]
+InsecureOption = Annotated[
+    bool,
+    typer.Option("--insecure", help="Allow plaintext to a SuperLink that is not on loopback."),
+]
+TlsCertOption = Annotated[
+    Path | None, typer.Option("--tls-cert", help="SuperLink certificate (PEM); needs --root-ca.")
+]
+TlsKeyOption = Annotated[Path | None, typer.Option("--tls-key", help="SuperLink private key.")]
+
+
+def server_tls(cert: Path | None, key: Path | None, ca: Path | None) -> ServerTls | None:
+    """The SuperLink's TLS files, all three or none."""
+    from fqai.federation.errors import FederationError
+    from fqai.federation.runtime import ServerTls
+
+    given = [x for x in (cert, key, ca) if x is not None]
+    if not given:
+        return None
+    if cert is None or key is None or ca is None:
+        raise FederationError("a TLS SuperLink needs --tls-cert, --tls-key and --root-ca")
+    for path in (cert, key, ca):
+        if not path.is_file():
+            raise FederationError(f"TLS file {path} does not exist")
+    return ServerTls(cert.resolve(), key.resolve(), ca.resolve())
 
 
 def rpc_url(explicit: str | None) -> str:
@@ -207,7 +242,27 @@ def register(root: typer.Typer) -> None:
             typer.Option(help="Running SuperLink host:port; default: start one on --port."),
         ] = None,
         port: Annotated[int, typer.Option(help="Port of the SuperLink started here.")] = 9093,
-        work_dir: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
+        host: Annotated[
+            str, typer.Option(help="Address of the SuperLink started here.")
+        ] = "127.0.0.1",
+        root_ca: RootCaOption = None,
+        tls_cert: TlsCertOption = None,
+        tls_key: TlsKeyOption = None,
+        admission: Annotated[
+            bool | None,
+            typer.Option(
+                "--admission/--no-admission",
+                help="Before every round, register exactly the staked, unslashed members' "
+                "SuperNode keys with the SuperLink (needs TLS; default: on with TLS).",
+            ),
+        ] = None,
+        insecure: InsecureOption = False,
+        work_dir: Annotated[
+            Path | None,
+            typer.Option(
+                help="Run directory (keep it across runs: it holds the admission ledger)."
+            ),
+        ] = None,
         timeout: Annotated[float, typer.Option(help="Seconds allowed for the run.")] = 1800,
         round_timeout: Annotated[
             float, typer.Option(help="Seconds a round waits for node replies.")
@@ -221,12 +276,29 @@ def register(root: typer.Typer) -> None:
         """Coordinate a federation: `flwr run` of the fqai app on a SuperLink, then report."""
         from fqai.cli.selection_view import check_selection, selection_summary
         from fqai.federation.errors import FederationError
-        from fqai.federation.runtime import SuperLink, submit_run, write_app, write_flwr_home
+        from fqai.federation.runtime import (
+            SuperLink,
+            check_transport,
+            submit_run,
+            write_app,
+            write_flwr_home,
+        )
         from fqai.ipfs.client import resolve_api_address
 
+        tls = server_tls(tls_cert, tls_key, root_ca) if superlink is None else None
+        if admission is None:
+            admission = root_ca is not None
+        if admission and root_ca is None:
+            raise FederationError("--admission needs TLS (--root-ca): Flower requires it")
+        if superlink is not None:
+            check_transport(superlink, root_ca, insecure)
         if passphrase_file is None:
             raise FederationError("federation run needs --passphrase-file (the ServerApp reads it)")
         unlock(keystore, passphrase_file)  # fail early on a wrong passphrase
+        from fqai.chain import ChainClient
+
+        # Fail early on a wrong chain (id, record, code) before any process starts.
+        ChainClient.from_rpc(rpc_url(rpc), deployments_dir=deployments_dir)
         model_setting = task_model_setting(model, qubits)
         if dp_epsilon > 0 and model_setting:
             raise FederationError("DP-SGD (Opacus) does not support the quantum model")
@@ -243,6 +315,13 @@ def register(root: typer.Typer) -> None:
         base = Path(work_dir or tempfile.mkdtemp(prefix=f"fqai-federation-{federation_id}-"))
         base.mkdir(parents=True, exist_ok=True)
         record_path = base / "record.json"
+        link = None
+        if superlink is None:
+            link = SuperLink(
+                base / "superlink.log", port=port, host=host, tls=tls, supernode_auth=admission
+            )
+            superlink = link.address
+        flwr_home = write_flwr_home(base / "flwr-home", superlink, root_ca)
         config: dict[str, str | int | float] = {
             "federation-id": federation_id,
             "dataset": dataset,
@@ -269,23 +348,21 @@ def register(root: typer.Typer) -> None:
             "coordinator-passphrase-file": str(passphrase_file.resolve()),
             "record-path": str(record_path),
             "mint-to": mint_to,
+            "admission-flwr-home": str(flwr_home.resolve()) if admission else "",
+            "admission-dir": str(base.resolve()),
         }
         app_dir = write_app(base / "app", config)
-        link = None
-        if superlink is None:
-            link = SuperLink(base / "superlink.log", port=port)
+        if link is not None:
             link.start()
-            superlink = link.address
-            console.print(f"SuperLink listening on {superlink}; start nodes with `fqai node start`")
+            console.print(
+                f"SuperLink listening on {superlink} ({'TLS' if tls else 'insecure, loopback'}"
+                f"{', SuperNode admission' if admission else ''}); start nodes with "
+                "`fqai node start`"
+            )
         started = time.monotonic()
         try:
             with console.status(f"federation {federation_id}: {rounds} round(s) running"):
-                submit_run(
-                    app_dir,
-                    write_flwr_home(base / "flwr-home", superlink),
-                    base / "run.log",
-                    timeout,
-                )
+                submit_run(app_dir, flwr_home, base / "run.log", timeout)
         finally:
             if link is not None:
                 link.stop()
@@ -324,3 +401,148 @@ def register(root: typer.Typer) -> None:
         )
         if record.get("error"):
             raise FederationError(record["error"])
+
+    @app.command("superlink")
+    @report_errors
+    def superlink_cmd(
+        host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port of Flower's HTTP API.")] = 9093,
+        root_ca: RootCaOption = None,
+        tls_cert: TlsCertOption = None,
+        tls_key: TlsKeyOption = None,
+        supernode_auth: Annotated[
+            bool | None,
+            typer.Option(
+                "--supernode-auth/--no-supernode-auth",
+                help="Refuse SuperNodes whose key is not registered (default: on with TLS).",
+            ),
+        ] = None,
+        work_dir: Annotated[Path, typer.Option(help="Log and state database directory.")] = Path(
+            "superlink"
+        ),
+    ) -> None:
+        """Run a Flower SuperLink for federations (the coordinating organisation's service).
+
+        Its state (registered SuperNodes, runs) is kept in <work-dir>/superlink.db across restarts.
+        """
+        from fqai.federation.runtime import SuperLink
+
+        tls = server_tls(tls_cert, tls_key, root_ca)
+        auth = tls is not None if supernode_auth is None else supernode_auth
+        work_dir.mkdir(parents=True, exist_ok=True)
+        link = SuperLink(
+            work_dir / "superlink.log",
+            port=port,
+            host=host,
+            tls=tls,
+            supernode_auth=auth,
+            database=(work_dir / "superlink.db").resolve(),
+        )
+        link.start()
+        console.print(
+            f"SuperLink on {link.address} ({'TLS' if tls else 'insecure, loopback'}"
+            f"{', SuperNode authentication' if auth else ''}); log {link.log_path}; "
+            "Ctrl-C stops it"
+        )
+        _serve_until_stopped(link)
+
+    @app.command("admit")
+    @report_errors
+    def admit_cmd(
+        federation_id: Annotated[int, typer.Option(help="Federation whose members to admit.")],
+        superlink: Annotated[str, typer.Option(help="SuperLink host:port.")] = "127.0.0.1:9093",
+        root_ca: RootCaOption = None,
+        work_dir: Annotated[
+            Path,
+            typer.Option(help="Coordinator directory holding the admission ledger."),
+        ] = Path("."),
+        ipfs_api: IpfsApiOption = None,
+        rpc: RpcOption = None,
+        deployments_dir: DeploymentsOption = None,
+    ) -> None:
+        """Register exactly the staked, unslashed members' SuperNode keys with the SuperLink.
+
+        `fqai federation run --admission` does this before every round; run it by hand after
+        members join, leave or are slashed between runs.
+        """
+        from fqai.chain import ChainClient, FederationRegistry
+        from fqai.federation.admission import admit
+        from fqai.federation.errors import FederationError
+        from fqai.federation.flower_control import FlowerControl
+        from fqai.federation.runtime import write_flwr_home
+        from fqai.ipfs.client import IpfsClient, resolve_api_address
+
+        if root_ca is None:
+            raise FederationError("SuperNode admission needs the SuperLink's TLS CA (--root-ca)")
+        chain = ChainClient.from_rpc(rpc_url(rpc), deployments_dir=deployments_dir)
+        home = write_flwr_home(work_dir / "flwr-home", superlink, root_ca)
+        with IpfsClient(resolve_api_address(ipfs_api)) as ipfs:
+            report = admit(
+                FederationRegistry(chain), ipfs, FlowerControl(home), federation_id, work_dir
+            )
+        table = Table(title=f"SuperNode admission, federation {federation_id} on {superlink}")
+        for column in ("member", "Flower node", "change"):
+            table.add_column(column)
+        for change, rows in (
+            ("kept", report.kept),
+            ("registered", report.registered),
+            ("unregistered", report.unregistered),
+        ):
+            for item in rows:
+                table.add_row(item.node or "(not a member)", str(item.node_id), change)
+        for node, why in report.refused.items():
+            table.add_row(node, "-", f"not admitted: {why}")
+        console.print(table)
+        typer.echo(json.dumps(report.to_json()))
+
+    @app.command("slash")
+    @report_errors
+    def slash_cmd(
+        federation_id: Annotated[int, typer.Option(help="Federation.")],
+        round_: Annotated[int, typer.Option("--round", help="Finalised round.")],
+        node: Annotated[str, typer.Option(help="Node that committed but was excluded.")],
+        keystore: KeystoreOption = None,
+        passphrase_file: PassphraseFileOption = None,
+        rpc: RpcOption = None,
+        deployments_dir: DeploymentsOption = None,
+    ) -> None:
+        """Slash a node excluded from a finalised round that did not contest in time (anyone may
+        call, once the contest window has passed)."""
+        from fqai.chain import ChainClient, FederationRegistry, KeySender
+
+        identity = unlock(keystore, passphrase_file)
+        chain = ChainClient.from_rpc(
+            rpc_url(rpc), KeySender(identity.eth_private_key), deployments_dir=deployments_dir
+        )
+        amount, ejected = FederationRegistry(chain).slash_excluded(federation_id, round_, node)
+        console.print(
+            f"slashed {node} by {amount} wei for round {round_}"
+            f"{'; ejected (stake below minimum)' if ejected else ''}"
+        )
+        typer.echo(json.dumps({"node": node, "amount": amount, "ejected": ejected}))
+
+
+def _serve_until_stopped(process: FlowerProcess) -> None:
+    """Block until SIGTERM/Ctrl-C or the process ends; then stop it."""
+    import signal
+
+    from fqai.federation.errors import FederationError
+
+    stop = False
+
+    def handle(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, handle)
+    try:
+        while not stop and process.returncode() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        stop = True
+    finally:
+        code = process.returncode()
+        reason = process.failure_reason()
+        process.stop()
+    if not stop and code not in (None, 0):
+        raise FederationError(f"{process.name} exited with code {code}: {reason}")

@@ -27,6 +27,11 @@ from fqai.cli.federation import (
 )
 
 
+def is_not_admitted(reason: str) -> bool:
+    """Whether Flower's exit explanation says the SuperLink refused the SuperNode's key."""
+    return "Failed to activate SuperNode" in reason or "[code: 2004]" in reason
+
+
 def register(root: typer.Typer) -> None:
     app = typer.Typer(help="Run a training node.")
     root.add_typer(app, name="node")
@@ -36,6 +41,37 @@ def register(root: typer.Typer) -> None:
     def start(
         federation_id: Annotated[int, typer.Option(help="Federation to join and train for.")],
         superlink: Annotated[str, typer.Option(help="SuperLink host:port.")] = "127.0.0.1:9093",
+        root_ca: Annotated[
+            Path | None,
+            typer.Option(
+                help="CA certificate (PEM) that issued the SuperLink's TLS certificate; turns "
+                "on TLS and SuperNode authentication. Without it: insecure, loopback only."
+            ),
+        ] = None,
+        supernode_key: Annotated[
+            Path | None,
+            typer.Option(
+                help="SuperNode private key (OpenSSH ECDSA); created if missing. Its public "
+                "key's digest is recorded on-chain (default: supernode-key in the keystore)."
+            ),
+        ] = None,
+        host: Annotated[
+            str, typer.Option(help="Address the SuperNode's local ClientApp API binds.")
+        ] = "127.0.0.1",
+        insecure: Annotated[
+            bool,
+            typer.Option(
+                "--insecure", help="Allow plaintext to a SuperLink that is not on loopback."
+            ),
+        ] = False,
+        admission_wait: Annotated[
+            float,
+            typer.Option(
+                help="Seconds to keep retrying while the SuperLink has not admitted this "
+                "node's SuperNode key yet (the coordinator admits staked members before each "
+                "round)."
+            ),
+        ] = 600,
         partition_id: Annotated[int, typer.Option(help="This node's data partition.")] = 0,
         num_partitions: Annotated[int, typer.Option(help="Number of partitions.")] = 2,
         partitioner: Annotated[str, typer.Option(help="iid or dirichlet.")] = "iid",
@@ -57,29 +93,51 @@ def register(root: typer.Typer) -> None:
             str, typer.Option(hidden=True, help="Tests only: see fqai.federation.faults.")
         ] = "",
     ) -> None:
-        """Join the federation (stake + ML-DSA key digest) if needed, then run a SuperNode."""
+        """Join the federation (stake, ML-DSA key digest, SuperNode key digest) if needed, then
+        run a SuperNode."""
         from fqai.chain import ChainClient
         from fqai.federation.errors import FederationError
         from fqai.federation.membership import join_federation
-        from fqai.federation.runtime import SuperNode
-        from fqai.ipfs.client import resolve_api_address
+        from fqai.federation.runtime import SuperNode, check_transport
+        from fqai.federation.supernode_key import default_key_path, ensure_supernode_key
+        from fqai.ipfs.client import IpfsClient, resolve_api_address
 
         identity = unlock(keystore, passphrase_file)
+        if not join_only:
+            check_transport(superlink, root_ca, insecure)
+            if root_ca is not None:  # check the SuperLink's certificate before staking anything
+                from fqai.devnet.certs import check_server_tls
+                from fqai.federation.runtime import split_address
+
+                link_host, link_port = split_address(superlink)
+                check_server_tls(link_host, link_port, root_ca)
         chain = ChainClient.from_rpc(rpc_url(rpc), deployments_dir=deployments_dir)
         dev_fund(chain, identity.public.eth_address, fund)
+        store = (keystore or default_keystore()).resolve()
+        key = ensure_supernode_key(supernode_key or default_key_path(store))
+        with IpfsClient(resolve_api_address(ipfs_api)) as ipfs:
+            published = ipfs.add_bytes(key.public_bytes)
+        if published != key.cid:
+            raise FederationError(
+                f"IPFS returned {published} for the SuperNode public key, expected {key.cid} "
+                "(a CIDv1 raw block)"
+            )
         joined = join_federation(
-            chain, identity, federation_id, None if stake is None else int(stake * 10**18)
+            chain,
+            identity,
+            federation_id,
+            None if stake is None else int(stake * 10**18),
+            supernode_key_digest=key.digest,
         )
         state = "joined" if joined else "already a member of"
         console.print(
             f"{identity.public.eth_address} {state} federation {federation_id} "
-            f"(key {identity.public.mldsa_key_digest})"
+            f"(key {identity.public.mldsa_key_digest}, SuperNode key {key.digest})"
         )
         if join_only:
             return
         if passphrase_file is None:
             raise FederationError("node start needs --passphrase-file (the ClientApp reads it)")
-        store = (keystore or default_keystore()).resolve()
         base = (work_dir or store.parent / f"node-{federation_id}").resolve()
         node = SuperNode(
             base / "supernode.log",
@@ -97,9 +155,11 @@ def register(root: typer.Typer) -> None:
                 "fqai-work-dir": str(base),
                 **({"fqai-test-fault": test_fault} if test_fault else {}),
             },
+            host=host,
+            root_ca=root_ca.resolve() if root_ca else None,
+            auth_key=key.private_path if root_ca else None,
         )
-        node.start()
-        console.print(f"SuperNode connected to {superlink} (log {node.log_path}); Ctrl-C stops it")
+        console.print(f"SuperNode log {node.log_path}; Ctrl-C stops it")
         stop = False
 
         def handle(*_: object) -> None:
@@ -107,9 +167,28 @@ def register(root: typer.Typer) -> None:
             stop = True
 
         signal.signal(signal.SIGTERM, handle)
+        deadline = time.monotonic() + admission_wait
         try:
-            while not stop and node._process is not None and node._process.poll() is None:
-                time.sleep(0.5)
+            while True:
+                node.start()
+                console.print(f"SuperNode connected to {superlink}")
+                while not stop and node.returncode() is None:
+                    time.sleep(0.5)
+                code, reason = node.returncode(), node.failure_reason()
+                node.stop()
+                if stop or code in (None, 0):
+                    return
+                if not is_not_admitted(reason):
+                    detail = reason or f"see {node.log_path}"
+                    raise FederationError(f"SuperNode exited with code {code}: {detail}")
+                if time.monotonic() >= deadline:
+                    raise FederationError(
+                        f"the SuperLink {superlink} refused this node's SuperNode key "
+                        f"{key.digest}: it is not admitted (the coordinator admits the keys of "
+                        "staked, unslashed members: `fqai federation admit`)"
+                    )
+                console.print("SuperNode key not admitted yet; retrying in 5 s")
+                time.sleep(5)
         except KeyboardInterrupt:
             pass
         finally:

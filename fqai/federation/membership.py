@@ -22,18 +22,29 @@ def join_federation(
     stake_wei: int | None = None,
     *,
     key_digest: str | None = None,
+    supernode_key_digest: str | None = None,
 ) -> bool:
     """Stake and register ``identity``'s ML-DSA-65 key digest, unless already a member.
 
     ``stake_wei`` defaults to the federation's minimum stake; ``key_digest`` (for tests of the
-    coordinator's checks) overrides the digest registered. Returns whether a join was sent.
+    coordinator's checks) overrides the digest registered. With ``supernode_key_digest`` the
+    join also records the node's Flower SuperNode key (one transaction), and a member whose
+    recorded SuperNode key differs has it replaced. Returns whether a join was sent.
     """
     node_chain = chain.with_sender(KeySender(identity.eth_private_key))
     registry = FederationRegistry(node_chain)
     member = registry.member(federation_id, node_chain.address)
     if member.status is MemberStatus.ACTIVE:
         log.info("%s is already a member of federation %d", node_chain.address, federation_id)
+        if supernode_key_digest and (
+            registry.supernode_key_of(federation_id, node_chain.address) != supernode_key_digest
+        ):
+            registry.set_supernode_key(federation_id, supernode_key_digest)
         return False
     stake = stake_wei if stake_wei is not None else registry.config(federation_id).min_stake
-    registry.join(federation_id, key_digest or identity.public.mldsa_key_digest, stake)
+    digest = key_digest or identity.public.mldsa_key_digest
+    if supernode_key_digest:
+        registry.join_with_supernode_key(federation_id, digest, supernode_key_digest, stake)
+    else:
+        registry.join(federation_id, digest, stake)
     return True

@@ -64,6 +64,7 @@ class RoundRecord:
     open_tx: str | None = None
     dp_epsilon: float | None = None
     selection: dict[str, Any] | None = None
+    admission: dict[str, Any] | None = None
 
 
 @dataclass

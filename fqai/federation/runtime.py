@@ -9,13 +9,19 @@
   holds the federation's settings; :func:`write_flwr_home` writes a Flower config with one
   SuperLink connection; :func:`submit_run` runs ``flwr run --stream`` and waits.
 
-Every process binds 127.0.0.1 on a free port, leads its own process group, and is stopped
-(with everything it spawned) by :meth:`FlowerProcess.stop`.
+TLS: a SuperLink given a :class:`ServerTls` serves HTTPS and may turn on Flower's SuperNode
+authentication; SuperNodes and ``flwr`` then verify it against a root CA. Without TLS everything
+runs ``--insecure``, which :func:`check_transport` allows on loopback addresses only (the
+labelled local development mode).
+
+Every process binds its host (127.0.0.1 unless told otherwise) on a free port, leads its own
+process group, and is stopped (with everything it spawned) by :meth:`FlowerProcess.stop`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
@@ -24,6 +30,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -73,22 +80,71 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def wait_port(port: int, timeout: float, process: subprocess.Popen[bytes], name: str) -> None:
-    """Wait until something accepts TCP connections on ``HOST:port``."""
+@dataclass(frozen=True)
+class ServerTls:
+    """The SuperLink's certificate, its key and the CA that issued it (PEM files)."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` (IPv4 or a name) into its parts, with a clear error."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ProcessError(f"SuperLink address {address!r} is not host:port")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (127.0.0.0/8, ::1) or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(address: str, root_ca: Path | None, insecure: bool = False) -> None:
+    """Refuse plaintext to a SuperLink off loopback unless ``insecure`` is explicitly asked for.
+
+    Without a root CA the connection is ``--insecure``: unencrypted, and Flower's SuperNode
+    authentication cannot run. That is the local development mode, allowed on loopback only.
+    """
+    if root_ca is not None:
+        if not Path(root_ca).is_file():
+            raise ProcessError(f"root CA file {root_ca} does not exist")
+        return
+    host, _ = split_address(address)
+    if not is_loopback(host) and not insecure:
+        raise ProcessError(
+            f"SuperLink {address} is not on loopback: give its CA with --root-ca (TLS), or "
+            "--insecure to send training traffic unencrypted"
+        )
+    log.warning("insecure mode (local development): no TLS to SuperLink %s", address)
+
+
+def wait_port(
+    port: int, timeout: float, process: subprocess.Popen[bytes], name: str, host: str = HOST
+) -> None:
+    """Wait until something accepts TCP connections on ``host:port``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ProcessError(f"{name} exited with code {process.returncode} while starting")
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
         time.sleep(0.1)
-    raise ProcessError(f"{name} did not listen on {HOST}:{port} within {timeout:.0f}s")
+    raise ProcessError(f"{name} did not listen on {host}:{port} within {timeout:.0f}s")
 
 
 class FlowerProcess:
     """A Flower daemon as a child process in its own process group, logging to a file."""
 
     name = "flower"
+    host = HOST
 
     def __init__(self, log_path: Path, env: Mapping[str, str] | None = None) -> None:
         self.log_path = Path(log_path)
@@ -106,6 +162,22 @@ class FlowerProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    def returncode(self) -> int | None:
+        """The exit code once the process has ended, else ``None``."""
+        return self._process.poll() if self._process else None
+
+    def failure_reason(self) -> str:
+        """The error lines Flower logged (exit code explanation), if any."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        for index, line in enumerate(lines):
+            if "Exit Code:" in line:
+                detail = [x.strip() for x in lines[index : index + 4] if x.strip()]
+                return " ".join(_strip_ansi(x) for x in detail)
+        return ""
+
     def start(self, timeout: float = 60.0) -> None:
         """Start the process and wait until it listens."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,9 +191,12 @@ class FlowerProcess:
             start_new_session=True,
         )
         try:
-            wait_port(self.ready_port(), timeout, self._process, self.name)
-        except ProcessError:
+            wait_port(self.ready_port(), timeout, self._process, self.name, self.host)
+        except ProcessError as exc:
+            reason = self.failure_reason()
             self.stop()
+            if reason:
+                raise ProcessError(f"{exc}: {reason}") from exc
             raise
         log.info("%s started (pid %d), log %s", self.name, self._process.pid, self.log_path)
 
@@ -155,27 +230,69 @@ class FlowerProcess:
         self.stop()
 
 
+def _strip_ansi(text: str) -> str:
+    out, skip = [], False
+    for char in text:
+        if char == "\x1b":
+            skip = True
+        elif skip and char == "m":
+            skip = False
+        elif not skip:
+            out.append(char)
+    return "".join(out)
+
+
 class SuperLink(FlowerProcess):
-    """``flower-superlink`` on ``127.0.0.1:<port>`` (insecure: loopback development only)."""
+    """``flower-superlink`` on ``<host>:<port>``: HTTPS when given :class:`ServerTls`, with
+    Flower's SuperNode authentication when ``supernode_auth`` (which needs TLS); otherwise
+    ``--insecure`` (loopback development only)."""
 
     name = "superlink"
 
-    def __init__(self, log_path: Path, port: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        port: int | None = None,
+        *,
+        host: str = HOST,
+        tls: ServerTls | None = None,
+        supernode_auth: bool = False,
+        database: Path | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(log_path, **kwargs)
-        self.port = port or free_port(HOST)
+        self.database = database
+        if supernode_auth and tls is None:
+            raise ProcessError("SuperNode authentication needs TLS: give the SuperLink a cert")
+        if tls is None and not is_loopback(host):
+            raise ProcessError(f"a SuperLink on {host} (not loopback) needs TLS certificates")
+        self.host = host
+        self.tls = tls
+        self.supernode_auth = supernode_auth
+        self.port = port or free_port(host)
 
     @property
     def address(self) -> str:
-        return f"{HOST}:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def ready_port(self) -> int:
         return self.port
 
     def command(self) -> list[str]:
+        if self.tls is None:
+            transport = ["--insecure"]
+        else:
+            transport = [
+                "--ssl-certfile", str(self.tls.cert),
+                "--ssl-keyfile", str(self.tls.key),
+                "--ssl-ca-certfile", str(self.tls.ca),
+            ]  # fmt: skip
         return [
             str(venv_bin() / "flower-superlink"),
-            "--insecure",
-            "--host", HOST,
+            *transport,
+            *(["--enable-supernode-auth"] if self.supernode_auth else []),
+            *(["--database", str(self.database)] if self.database else []),
+            "--host", self.host,
             "--port", str(self.port),
             "--disable-runtime-dependency-installation",
         ]  # fmt: skip
@@ -194,7 +311,12 @@ def format_node_config(config: Mapping[str, str | int | float]) -> str:
 
 
 class SuperNode(FlowerProcess):
-    """``flower-supernode`` connected to a SuperLink, with its own node config."""
+    """``flower-supernode`` connected to a SuperLink, with its own node config.
+
+    With ``root_ca`` it verifies the SuperLink's certificate; with ``auth_key`` (an OpenSSH
+    ECDSA private key, TLS only) it authenticates, and a SuperLink that has not registered the
+    key refuses it. ``host`` is the address its local ClientApp API binds.
+    """
 
     name = "supernode"
 
@@ -204,23 +326,37 @@ class SuperNode(FlowerProcess):
         superlink: str,
         node_config: Mapping[str, str | int | float],
         port: int | None = None,
+        *,
+        host: str = HOST,
+        root_ca: Path | None = None,
+        auth_key: Path | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(log_path, **kwargs)
+        if auth_key is not None and root_ca is None:
+            raise ProcessError("SuperNode authentication needs TLS: give the SuperLink's CA")
         self.superlink = superlink
         self.node_config = dict(node_config)
-        self.port = port or free_port(HOST)
+        self.host = host
+        self.root_ca = root_ca
+        self.auth_key = auth_key
+        self.port = port or free_port(host)
 
     def ready_port(self) -> int:
         return self.port
 
     def command(self) -> list[str]:
+        transport = (
+            ["--insecure"] if self.root_ca is None else ["--root-certificates", str(self.root_ca)]
+        )
+        auth = [] if self.auth_key is None else ["--auth-supernode-private-key", str(self.auth_key)]
         return [
             str(venv_bin() / "flower-supernode"),
-            "--insecure",
+            *transport,
+            *auth,
             "--superlink", self.superlink,
             "--node-config", format_node_config(self.node_config),
-            "--host", HOST,
+            "--host", self.host,
             "--port", str(self.port),
         ]  # fmt: skip
 
@@ -277,17 +413,23 @@ clientapp = "{APP_PACKAGE}.client:app"
     return Path(app_dir)
 
 
-def write_flwr_home(home: Path, superlink_address: str) -> Path:
-    """A Flower config directory (``$FLWR_HOME``) whose default connection is the SuperLink."""
+def write_flwr_home(home: Path, superlink_address: str, root_ca: Path | None = None) -> Path:
+    """A Flower config directory (``$FLWR_HOME``) whose default connection is the SuperLink,
+    verified against ``root_ca`` (TLS) or, without one, insecure."""
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
+    transport = (
+        "insecure = true"
+        if root_ca is None
+        else f"root-certificates = {_toml_value(str(Path(root_ca).resolve()))}"
+    )
     (home / "config.toml").write_text(
         f"""[superlink]
 default = "{CONNECTION}"
 
 [superlink.{CONNECTION}]
 address = "{superlink_address}"
-insecure = true
+{transport}
 """
     )
     return home

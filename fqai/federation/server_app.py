@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,14 @@ from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 from numpy.typing import NDArray
 
+from fqai.chain import FederationRegistry
 from fqai.federation import task
+from fqai.federation.admission import admit
 from fqai.federation.aggregation import make_strategy
 from fqai.federation.coordinator import Coordinator, coordinator_chain
 from fqai.federation.dp import DpSettings
 from fqai.federation.errors import FederationError
+from fqai.federation.flower_control import FlowerControl
 from fqai.federation.history import NodeHistory
 from fqai.federation.node import unlock_identity
 from fqai.federation.records import RunRecord, weights_to_record
@@ -86,6 +90,33 @@ def model_weights(ipfs: IpfsClient, manifest_cid: str) -> dict[str, NDArray[Any]
     verified = fetch_verified_manifest(ipfs, manifest_cid)
     data = fetch_weights_bytes(ipfs, verified.manifest)
     return load_bytes(data, verified.manifest.weights.info, f"round model {manifest_cid}")
+
+
+def admission_hook(
+    config: dict[str, Any], coordinator: Coordinator, ipfs: IpfsClient
+) -> Callable[[int], dict[str, Any]] | None:
+    """With ``admission-flwr-home`` set: before each round, admit exactly the staked members'
+    SuperNode keys into the SuperLink (see :mod:`fqai.federation.admission`)."""
+    flwr_home = str(config.get("admission-flwr-home", ""))
+    if not flwr_home:
+        return None
+    registry = FederationRegistry(coordinator.chain)
+    control = FlowerControl(Path(flwr_home))
+    work_dir = Path(str(config["admission-dir"]))
+
+    def before_round(chain_round: int) -> dict[str, Any]:
+        report = admit(registry, ipfs, control, coordinator.federation_id, work_dir)
+        log.info(
+            "round %d admission: %d SuperNode(s) admitted (%d new), %d unregistered, %d refused",
+            chain_round,
+            len(report.admitted),
+            len(report.registered),
+            len(report.unregistered),
+            len(report.refused),
+        )
+        return report.to_json()
+
+    return before_round
 
 
 def qaoa_config(config: dict[str, Any]) -> QaoaConfig:
@@ -182,6 +213,7 @@ def main(grid: Grid, context: Context) -> None:
                 selector,
                 history,
                 history_path,
+                before_round=admission_hook(config, coordinator, ipfs),
             )
             if coordinator.last_model_cid:
                 initial = model_weights(ipfs, coordinator.last_model_cid)

@@ -9,7 +9,7 @@ publishes the aggregate and finalises the round on-chain. Evaluation is delegate
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +62,10 @@ class VerifiedStrategy(Strategy):
         selector: Selector | None = None,
         history: NodeHistory | None = None,
         history_path: Path | None = None,
+        before_round: Callable[[int], dict[str, Any]] | None = None,
     ) -> None:
         self.inner = inner
+        self.before_round = before_round
         self.coordinator = coordinator
         self.train_settings = dict(train_settings)
         self.selector: Selector = selector or AllNodes()
@@ -71,6 +73,7 @@ class VerifiedStrategy(Strategy):
         self.history_path = history_path
         self._round_start: NDArray[Any] | None = None
         self._chosen: tuple[int, ...] = ()
+        self._admitted: set[int] | None = None  # this round's admitted SuperNodes (admission on)
 
     def summary(self) -> None:
         log.info("fqai verified strategy around %s", type(self.inner).__name__)
@@ -80,6 +83,16 @@ class VerifiedStrategy(Strategy):
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         chain_round = self.coordinator.open_round(server_round)
+        admitted: set[int] | None = None
+        self._admitted = None
+        if self.before_round is not None:
+            # SuperNode admission: the SuperLink's registered keys follow the chain before the
+            # round samples its nodes, so a node slashed or gone since the last round is out.
+            admission = self.before_round(chain_round)
+            assert self.coordinator.current is not None
+            self.coordinator.current.admission = admission
+            admitted = {int(a["node_id"]) for a in [*admission["kept"], *admission["registered"]]}
+            self._admitted = admitted
         config["fqai-federation-id"] = self.coordinator.federation_id
         config["fqai-round"] = chain_round
         config["fqai-parent"] = self.coordinator.last_model_cid or ""
@@ -89,6 +102,15 @@ class VerifiedStrategy(Strategy):
         self.coordinator.round_start = start
         self._round_start = _flatten(start)
         proposed = list(self.inner.configure_train(server_round, arrays, config, grid))
+        if admitted is not None:
+            outside = [
+                m.metadata.dst_node_id for m in proposed if m.metadata.dst_node_id not in admitted
+            ]
+            if outside:
+                log.warning(
+                    "round %d: not sending work to unadmitted SuperNode(s) %s", chain_round, outside
+                )
+            proposed = [m for m in proposed if m.metadata.dst_node_id in admitted]
         selection = self.selector.select([m.metadata.dst_node_id for m in proposed], chain_round)
         assert self.coordinator.current is not None
         self.coordinator.current.selection = selection.to_json()
@@ -187,7 +209,10 @@ class VerifiedStrategy(Strategy):
         config["fqai-dataset"] = self.train_settings.get("fqai-dataset", "")
         config["fqai-data-seed"] = self.train_settings.get("fqai-data-seed", 0)
         config["fqai-model"] = self.train_settings.get("fqai-model", "")
-        return self.inner.configure_evaluate(server_round, arrays, config, grid)
+        messages = self.inner.configure_evaluate(server_round, arrays, config, grid)
+        if self._admitted is None:
+            return messages
+        return [m for m in messages if m.metadata.dst_node_id in self._admitted]
 
     def aggregate_evaluate(
         self, server_round: int, replies: Iterable[Message]

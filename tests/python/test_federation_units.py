@@ -15,9 +15,12 @@ from typer.testing import CliRunner
 
 from fqai.chain import FederationRegistry, MemberStatus
 from fqai.cli import app
+from fqai.devnet.ipfs_node import IpfsNode
 from fqai.federation.aggregation import accepted_root, contribution_weights, make_strategy
 from fqai.federation.errors import FederationError
 from fqai.federation.runtime import format_node_config, write_app
+from fqai.federation.supernode_key import load_supernode_key
+from fqai.ipfs.client import IpfsClient
 from tests.python.conftest import PASSPHRASE, make_identity
 from tests.python.federation_fixtures import DeployedChain, deployed_chain  # noqa: F401
 
@@ -86,7 +89,12 @@ def test_app_and_node_config_files(tmp_path: Path) -> None:
     assert text == 'partition-id=1 fqai-keystore="/k s"'
 
 
-def test_cli_create_and_join(deployed_chain: DeployedChain, tmp_path: Path) -> None:  # noqa: F811
+def test_cli_create_and_join(
+    deployed_chain: DeployedChain,  # noqa: F811
+    ipfs_node: IpfsNode,
+    ipfs_client: IpfsClient,
+    tmp_path: Path,
+) -> None:
     runner = CliRunner()
     passphrase = tmp_path / "pass"
     passphrase.write_text(PASSPHRASE)
@@ -109,7 +117,7 @@ def test_cli_create_and_join(deployed_chain: DeployedChain, tmp_path: Path) -> N
     joined = runner.invoke(
         app,
         ["node", "start", "--federation-id", str(info["federation_id"]), "--join-only",
-         "--keystore", str(tmp_path / "node"), *common],
+         "--keystore", str(tmp_path / "node"), "--ipfs-api", ipfs_node.api_address, *common],
     )  # fmt: skip
     assert joined.exit_code == 0, joined.output
     registry = FederationRegistry(deployed_chain.client(None))
@@ -117,10 +125,18 @@ def test_cli_create_and_join(deployed_chain: DeployedChain, tmp_path: Path) -> N
     assert member.status is MemberStatus.ACTIVE
     assert member.stake == 2 * 10**17
     assert member.key_digest == node.public.mldsa_key_digest
+    # The SuperNode key: created in the keystore, its digest on-chain, its bytes on IPFS.
+    supernode = load_supernode_key(tmp_path / "node" / "supernode-key")
+    assert registry.supernode_key_of(info["federation_id"], node.public.eth_address) == (
+        "0x" + hashlib.sha256(supernode.public_path.read_bytes()).hexdigest()
+    )
+    assert ipfs_client.cat(supernode.cid, max_size=4096) == supernode.public_path.read_bytes()
+    assert (tmp_path / "node" / "supernode-key").stat().st_mode & 0o077 == 0
     low = runner.invoke(
         app,
         ["node", "start", "--federation-id", str(info["federation_id"]), "--join-only",
-         "--stake", "0.01", "--keystore", str(tmp_path / "coord"), *common],
+         "--stake", "0.01", "--keystore", str(tmp_path / "coord"),
+         "--ipfs-api", ipfs_node.api_address, *common],
     )  # fmt: skip
     assert low.exit_code == 1
     assert "FederationStakeTooLow(node=" in low.output
