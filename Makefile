@@ -14,8 +14,8 @@ export FQAI_ROOT := $(CURDIR)
 
 FUZZ_EXAMPLES ?= 2000
 
-.PHONY: setup test test-contracts test-python test-browser demo lint bench fuzz coverage clean \
-	slither invariants mutants
+.PHONY: setup test test-contracts test-python test-browser test-multihost demo lint bench fuzz \
+	coverage clean slither invariants mutants
 
 CHROMIUM := /usr/bin/chromium
 # Root can install system packages directly; anyone else needs passwordless sudo.
@@ -66,6 +66,11 @@ test-contracts: setup
 
 test-python: setup
 	$(VENV)/bin/python -m pytest tests/python -q
+
+# Chain, IPFS, SuperLink (TLS + SuperNode admission), coordinator and nodes, each on its own
+# loopback address with its own directory (also part of `make test`, in the Python suite).
+test-multihost: setup
+	$(VENV)/bin/python -m pytest tests/python -q -m multihost
 
 # Branch and statement coverage of the contracts' own sources -> reports/contract-coverage.json
 # One Brownie session per module (a session keeps only its first module's coverage data); hit
