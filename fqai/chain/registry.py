@@ -245,6 +245,25 @@ class FederationRegistry:
         )
         return result
 
+    def request_leave(self, federation_id: int) -> int:
+        """Stop being an active member; return the block from which the stake can be released."""
+        result = self.chain.transact(REGISTRY, "requestLeave", federation_id)
+        (event,) = self.chain.receipt_events(result, REGISTRY, "LeaveRequested")
+        unbond_at = int(event["unbondAt"])
+        log.info(
+            "%s leaves federation %d; stake releasable from block %d",
+            self.chain.address,
+            federation_id,
+            unbond_at,
+        )
+        return unbond_at
+
+    def release_stake(self, federation_id: int) -> int:
+        """After unbonding, credit the remaining stake to the sender; return the amount."""
+        result = self.chain.transact(REGISTRY, "releaseStake", federation_id)
+        (event,) = self.chain.receipt_events(result, REGISTRY, "StakeReleased")
+        return int(event["amount"])
+
     def slash_excluded(self, federation_id: int, round_: int, node: str) -> tuple[int, bool]:
         """Slash ``node``, excluded from finalised round ``round_``; return (wei, ejected).
 

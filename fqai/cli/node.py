@@ -194,6 +194,45 @@ def register(root: typer.Typer) -> None:
         finally:
             node.stop()
 
+    @app.command("leave")
+    @report_errors
+    def leave_cmd(
+        federation_id: Annotated[int, typer.Option(help="Federation to leave.")],
+        release: Annotated[
+            bool,
+            typer.Option(
+                "--release", help="Instead: release the stake (after unbonding) and withdraw it."
+            ),
+        ] = False,
+        keystore: KeystoreOption = None,
+        passphrase_file: PassphraseFileOption = None,
+        rpc: RpcOption = None,
+        deployments_dir: DeploymentsOption = None,
+    ) -> None:
+        """Leave a federation (the SuperNode key is unregistered before the next round); with
+        --release, once unbonding is over, take the remaining stake back."""
+        import json
+
+        from fqai.chain import ChainClient, FederationRegistry, KeySender
+
+        identity = unlock(keystore, passphrase_file)
+        chain = ChainClient.from_rpc(
+            rpc_url(rpc), KeySender(identity.eth_private_key), deployments_dir=deployments_dir
+        )
+        registry = FederationRegistry(chain)
+        if release:
+            amount = registry.release_stake(federation_id)
+            registry.withdraw(registry.credit_of(chain.address))
+            console.print(f"released and withdrew {amount} wei of stake")
+            typer.echo(json.dumps({"released": amount}))
+            return
+        unbond_at = registry.request_leave(federation_id)
+        console.print(
+            f"left federation {federation_id}; stake releasable from block {unbond_at} "
+            "(`fqai node leave --release`)"
+        )
+        typer.echo(json.dumps({"unbond_at": unbond_at}))
+
     @app.command("claim-rewards")
     @report_errors
     def claim_rewards_cmd(
