@@ -6,6 +6,11 @@ on Ctrl-C too.
 
 ``FQAI_DEMO_MODEL=quantum`` (or ``quantum:qubits=6,...``, see docs/QUANTUM.md) trains the hybrid
 quantum classifier instead of the MLP: its circuit runs on Aer, its manifest records the circuit.
+
+The SuperLink serves TLS with a certificate from a local CA made for the run, and runs Flower's
+SuperNode authentication: each node joins with the digest of its SuperNode key, and the
+coordinator admits exactly the staked members' keys before every round (docs/OPERATIONS.md).
+``FQAI_DEMO_TLS=0`` runs the insecure loopback mode instead.
 """
 
 from __future__ import annotations
@@ -33,10 +38,21 @@ from fqai.chain import (
     UnlockedSender,
 )
 from fqai.cli.selection_view import selection_summary
+from fqai.devnet.certs import create_ca, issue_host_certificate
 from fqai.federation import task
+from fqai.federation.admission import admit
+from fqai.federation.flower_control import FlowerControl
 from fqai.federation.membership import create_federation, join_federation
 from fqai.federation.rewards import claim_model_revenue, claim_rewards
-from fqai.federation.runtime import SuperLink, SuperNode, submit_run, write_app, write_flwr_home
+from fqai.federation.runtime import (
+    ServerTls,
+    SuperLink,
+    SuperNode,
+    submit_run,
+    write_app,
+    write_flwr_home,
+)
+from fqai.federation.supernode_key import SuperNodeKey, create_supernode_key
 from fqai.ipfs.client import IpfsClient
 from fqai.keystore import Keystore, NodeIdentity, ScryptParams
 
@@ -47,6 +63,12 @@ SELECTION = "qaoa:3"
 PASSPHRASE = "demo passphrase, local only"
 ETH = 10**18
 MODEL_ENV = "FQAI_DEMO_MODEL"
+TLS_ENV = "FQAI_DEMO_TLS"
+
+
+def demo_tls() -> bool:
+    """TLS and SuperNode admission on, unless ``$FQAI_DEMO_TLS`` is ``0``."""
+    return os.environ.get(TLS_ENV, "1").strip() != "0"
 
 
 def demo_model() -> str:
@@ -107,15 +129,36 @@ def run_federation(
         ),
         pool_wei=ROUNDS * ETH // 100,
     )
-    for identity in nodes:
-        join_federation(chain, identity, fed)
+    tls = _local_tls(base / "tls") if demo_tls() else None
+    keys: list[SuperNodeKey | None] = []
+    with IpfsClient(ipfs_api) as ipfs:
+        for i, identity in enumerate(nodes):
+            key = (
+                create_supernode_key(base / "keys" / f"node{i}" / "supernode-key") if tls else None
+            )
+            if key is not None:
+                ipfs.add_bytes(key.public_bytes)  # the coordinator fetches it by its digest
+            join_federation(chain, identity, fed, supernode_key_digest=key.digest if key else None)
+            keys.append(key)
     console.print(
         f"federation [bold]{fed}[/]: coordinator {coordinator.public.eth_address}, "
         f"{NUM_NODES} nodes staked 0.1 ETH each, reward 0.01 ETH per round, quorum {QUORUM}"
     )
 
     record_path = base / "run" / "record.json"
-    with SuperLink(base / "logs" / "superlink.log") as link:
+    with SuperLink(
+        base / "logs" / "superlink.log", tls=tls, supernode_auth=tls is not None
+    ) as link:
+        home = write_flwr_home(base / "flwr-home", link.address, tls.ca if tls else None)
+        if tls is not None:
+            with IpfsClient(ipfs_api) as ipfs:
+                report = admit(
+                    FederationRegistry(chain), ipfs, FlowerControl(home), fed, base / "run"
+                )
+            console.print(
+                f"SuperLink on {link.address} with TLS (local CA {tls.ca}); SuperNode keys of "
+                f"{len(report.admitted)} staked members admitted; any other key is refused"
+            )
         supernodes: list[SuperNode] = []
         try:
             for i in range(NUM_NODES):
@@ -132,6 +175,8 @@ def run_federation(
                         "fqai-deployments-dir": str(deployments),
                         "fqai-work-dir": str(base / f"node{i}"),
                     },
+                    root_ca=tls.ca if tls else None,
+                    auth_key=keys[i].private_path if keys[i] is not None else None,
                 )
                 node.start()
                 supernodes.append(node)
@@ -165,9 +210,10 @@ def run_federation(
                     "coordinator-keystore": str(base / "keys" / "coordinator"),
                     "coordinator-passphrase-file": str(passphrase),
                     "record-path": str(record_path),
+                    "admission-flwr-home": str(home) if tls else "",
+                    "admission-dir": str(base / "run"),
                 },
             )
-            home = write_flwr_home(base / "flwr-home", link.address)
             _run_with_progress(console, chain, fed, app_dir, home, base / "logs" / "flwr-run.log")
         finally:
             for node in supernodes:
@@ -200,6 +246,13 @@ def run_federation(
         nodes=nodes,
         record=record,
     )
+
+
+def _local_tls(directory: Path) -> ServerTls:
+    """A CA made for this run and a SuperLink certificate for 127.0.0.1."""
+    ca = create_ca(directory)
+    cert = issue_host_certificate(ca, directory, "superlink", ["127.0.0.1", "localhost"], days=2)
+    return ServerTls(cert.cert, cert.key, ca.cert)
 
 
 def _run_with_progress(

@@ -93,6 +93,24 @@ def _secret_parts(identity: NodeIdentity) -> list[bytes]:
     return [dsa[32:64], dsa[128:], kem[:1152], kem[-32:], identity.eth_private_key]
 
 
+def _private_scalars(workdir: Path) -> list[bytes]:
+    """The private scalars of the SuperNode keys and of the TLS keys (CA, SuperLink)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    out = []
+    for path in [*workdir.rglob("supernode-key"), *workdir.rglob("*.key")]:
+        data = path.read_bytes()
+        if b"OPENSSH" in data:
+            key = serialization.load_ssh_private_key(data, password=None)
+        else:
+            key = serialization.load_pem_private_key(data, password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey), path
+        value = key.private_numbers().private_value
+        out.append(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+    return out
+
+
 def _windows(secret: bytes) -> Iterator[bytes]:
     for start in range(0, max(len(secret) - WINDOW, 0) + 1, WINDOW):
         yield secret[start : start + WINDOW]
@@ -125,6 +143,10 @@ def test_demo_runs_and_leaks_no_key_material(demo_run: tuple[Path, str]) -> None
     corpus += "".join("".join(p.read_text(errors="replace").split()) for p in logs).lower()
     secrets = [part for identity in identities for part in _secret_parts(identity)]
     secrets += content_keys
+    scalars = _private_scalars(workdir)
+    assert len(scalars) >= 6, "the demo made no SuperNode/TLS keys (4 nodes, CA, SuperLink)"
+    assert "with TLS" in output, output[-3000:]
+    secrets += scalars
     leaks = [
         form
         for secret in secrets
