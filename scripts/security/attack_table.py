@@ -138,7 +138,7 @@ def check(path: Path, rows: list[dict[str, Any]], table: str) -> None:
     if committed.strip() != table.strip():
         raise TableError(
             f"{path}: the attack table differs from this run's; "
-            f"run `{Path(__file__).relative_to(ROOT)} --write {path.relative_to(ROOT)}`"
+            f"run `{Path(__file__).relative_to(ROOT)} --write {path.resolve().relative_to(ROOT)}`"
         )
 
 

@@ -1,6 +1,8 @@
 """Separate hosts: every part of a federation as its own process on its own loopback address.
 
-* the chain (Anvil, chain id 4242) on 127.0.0.2, the IPFS node on 127.0.0.3;
+* the chain (Anvil, chain id 4242) on 127.0.0.2, the IPFS node on 127.0.0.3, reached by everyone
+  through an API on 127.0.0.12 that requires a bearer token (as a pinning service or a Kubo node
+  with ``API.Authorizations`` does; each organisation holds the token in its own file);
 * organisation A (coordinator) runs ``fqai federation superlink`` with TLS and SuperNode
   authentication on 127.0.0.4, and ``fqai federation run`` against it;
 * organisations B, C and D each run ``fqai node start`` (127.0.0.5/6/7), D's node sending
@@ -15,7 +17,8 @@ its own key with the SuperLink through Flower's CLI. Run 2 resumes the federatio
 the coordinator unregisters D's key and the outsider's, so only B and C train.
 
 Faults: a SuperNode whose key nobody registered, a node given the wrong CA, a SuperLink with an
-expired certificate, a coordinator pointed at the wrong chain id. Marked ``multihost``.
+expired certificate, a coordinator pointed at the wrong chain id, a node without the IPFS
+credentials. Marked ``multihost``.
 """
 
 from __future__ import annotations
@@ -44,11 +47,14 @@ from fqai.federation.supernode_key import create_supernode_key
 from fqai.keystore import NodeIdentity
 from tests.python.conftest import PASSPHRASE, make_identity
 from tests.python.federation_fixtures import FQAI, deploy_contracts, stop_process
+from tests.python.ipfs_auth_proxy import IpfsAuthProxy
 
 pytestmark = pytest.mark.multihost
 
 CHAIN_ID = 4242
 CHAIN_HOST, IPFS_HOST, LINK_HOST = "127.0.0.2", "127.0.0.3", "127.0.0.4"
+IPFS_SERVICE_HOST = "127.0.0.12"  # the IPFS API as a pinning service exposes it: token required
+IPFS_TOKEN = "multihost-ipfs-token"
 NODE_HOSTS = ("127.0.0.5", "127.0.0.6", "127.0.0.7")
 TAMPERER = 2
 MIN_STAKE_ETH = "0.1"
@@ -78,9 +84,15 @@ class Org:
     def deployments(self) -> Path:
         return self.home / "deployments"
 
+    @property
+    def ipfs_auth(self) -> Path:
+        return self.home / "ipfs-auth"
+
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("FQAI_", "FLWR_"))}
         env.update(HOME=str(self.home), FQAI_CHAIN_ID=str(CHAIN_ID), **extra)
+        if self.ipfs_auth.exists():
+            env["FQAI_IPFS_AUTH_FILE"] = str(self.ipfs_auth)
         return env
 
     def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -134,6 +146,8 @@ def make_org(base: Path, name: str, record: Path, ca_pem: Path) -> Org:
     home.mkdir(parents=True)
     org = Org(name, home, make_identity(home / "keystore"))
     org.passphrase.write_text(PASSPHRASE)
+    org.ipfs_auth.write_text(f"Bearer {IPFS_TOKEN}\n")
+    org.ipfs_auth.chmod(0o600)
     org.deployments.mkdir()
     shutil.copyfile(record, org.deployments / record.name)
     shutil.copyfile(ca_pem, org.ca)
@@ -160,12 +174,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         record = deploy_contracts(chain.rpc_url, CHAIN_ID, base / "chain" / "deployments")
         ipfs = IpfsNode(base / "ipfs" / "repo", host=IPFS_HOST, log_path=base / "ipfs" / "log")
         ipfs.start()
+        service = IpfsAuthProxy(ipfs.api_address, token=IPFS_TOKEN, host=IPFS_SERVICE_HOST)
+        service.start()
         processes: list[subprocess.Popen[str]] = []
         try:
-            yield from _federation(base, chain.rpc_url, record, ipfs.api_address, processes)
+            yield from _federation(base, chain.rpc_url, record, service.api_address, processes)
         finally:
             for process in processes:
                 stop_process(process)
+            service.close()
             ipfs.stop()
 
 
@@ -299,6 +316,13 @@ def test_members_keys_are_admitted_before_the_first_round(world: World) -> None:
     assert {a["node"] for a in ledger["admitted"]} == _addresses(world, [0, 1])
 
 
+@pytest.mark.attack(
+    "slashed-node-keeps-training",
+    actor="a slashed node, or a stranger registering its own key through Flower's Control API",
+    attack="stay connected to the SuperLink and take part in the next round",
+    control="admission before every round: keys the chain does not vouch for are unregistered "
+    "or reported foreign, and no round sends them work",
+)
 def test_a_slashed_node_is_unregistered_and_a_foreign_key_gets_no_work(
     world: World,
 ) -> None:
@@ -346,6 +370,12 @@ def test_each_organisation_used_only_its_own_directory(world: World) -> None:
         assert (org.home / "work" / "supernode.log").exists()
 
 
+@pytest.mark.attack(
+    "unstaked-supernode",
+    actor="a stranger on the network",
+    attack="connect a SuperNode whose key no staked member registered",
+    control="the SuperLink's SuperNode authentication refuses it (Failed to activate SuperNode)",
+)
 def test_a_supernode_with_an_unregistered_key_is_refused(world: World, tmp_path: Path) -> None:
     key = create_supernode_key(tmp_path / "stranger-key")
     node = SuperNode(
@@ -367,6 +397,12 @@ def test_a_supernode_with_an_unregistered_key_is_refused(world: World, tmp_path:
         node.stop()
 
 
+@pytest.mark.attack(
+    "foreign-superlink-certificate",
+    actor="a machine in the middle posing as the SuperLink",
+    attack="present a TLS certificate issued by another CA",
+    control="fqai node start checks the certificate against its CA before staking or starting",
+)
 def test_a_node_given_the_wrong_ca_refuses_to_connect(world: World, tmp_path: Path) -> None:
     other_ca = create_ca(tmp_path / "other-ca")
     org = world.nodes[0]
@@ -381,6 +417,12 @@ def test_a_node_given_the_wrong_ca_refuses_to_connect(world: World, tmp_path: Pa
     assert not (tmp_path / "w" / "supernode.log").exists()  # no SuperNode was started
 
 
+@pytest.mark.attack(
+    "expired-superlink-certificate",
+    actor="a SuperLink operator who let a certificate lapse (or replays an old one)",
+    attack="serve an expired TLS certificate",
+    control="fqai node start refuses it, naming the expiry, before starting a SuperNode",
+)
 def test_a_superlink_with_an_expired_certificate_is_refused(world: World, tmp_path: Path) -> None:
     ca = create_ca(tmp_path / "ca")
     expired = issue_host_certificate(
@@ -407,6 +449,12 @@ def test_a_superlink_with_an_expired_certificate_is_refused(world: World, tmp_pa
     assert "expired" in " ".join((started.stdout + started.stderr).split())
 
 
+@pytest.mark.attack(
+    "wrong-chain-coordinator",
+    actor="a misconfigured or hostile RPC endpoint",
+    attack="serve another chain id to the coordinator",
+    control="--chain-id / FQAI_CHAIN_ID: refused before any process starts or anything is sent",
+)
 def test_a_coordinator_pointed_at_another_chain_id_refuses_to_run(world: World) -> None:
     org = world.coordinator
     refused = org.run(
@@ -418,6 +466,25 @@ def test_a_coordinator_pointed_at_another_chain_id_refuses_to_run(world: World) 
     output = refused.stdout + refused.stderr
     assert "31337" in output and str(CHAIN_ID) in output
     assert not (org.home / "wrong-chain" / "superlink.log").exists()
+
+
+def test_a_node_without_the_ipfs_credentials_is_told_so(world: World, tmp_path: Path) -> None:
+    org = world.nodes[0]
+    env = org.env()
+    env.pop("FQAI_IPFS_AUTH_FILE")
+    started = subprocess.run(
+        [
+            *FQAI, "node", "start", "--federation-id", str(world.federation_id),
+            "--superlink", world.link_address, "--root-ca", str(org.ca), "--host", "127.0.0.13",
+            "--work-dir", str(tmp_path / "w"), *world.chain_args(org),
+        ],
+        cwd=org.home, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    output = " ".join((started.stdout + started.stderr).split())
+    assert started.returncode == 1
+    assert "requires authentication" in output and "FQAI_IPFS_AUTH_FILE" in output
+    assert IPFS_TOKEN not in output
+    assert not (tmp_path / "w" / "supernode.log").exists()
 
 
 def _client(world: World) -> Any:
