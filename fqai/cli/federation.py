@@ -492,6 +492,8 @@ def register(root: typer.Typer) -> None:
                 table.add_row(item.node or "(not a member)", str(item.node_id), change)
         for node, why in report.refused.items():
             table.add_row(node, "-", f"not admitted: {why}")
+        for node_id in report.foreign:
+            table.add_row("(not a member)", str(node_id), "foreign: never sent work")
         console.print(table)
         typer.echo(json.dumps(report.to_json()))
 
