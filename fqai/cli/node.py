@@ -32,6 +32,26 @@ def is_not_admitted(reason: str) -> bool:
     return "Failed to activate SuperNode" in reason or "[code: 2004]" in reason
 
 
+def wait_for_superlink_tls(superlink: str, root_ca: Path, wait: float) -> None:
+    """Check the SuperLink's certificate against ``root_ca``; while nothing answers yet (not
+    started, restarting), retry for up to ``wait`` seconds. A bad certificate fails at once."""
+    from fqai.devnet.certs import TlsError, check_server_tls
+    from fqai.federation.runtime import split_address
+
+    host, port = split_address(superlink)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            check_server_tls(host, port, root_ca)
+            return
+        except TlsError as exc:
+            unreachable = isinstance(exc.__cause__, ConnectionRefusedError | TimeoutError)
+            if not unreachable or time.monotonic() >= deadline:
+                raise
+            console.print(f"SuperLink {superlink} not reachable yet; retrying in 5 s")
+            time.sleep(5)
+
+
 def register(root: typer.Typer) -> None:
     app = typer.Typer(help="Run a training node.")
     root.add_typer(app, name="node")
@@ -106,11 +126,7 @@ def register(root: typer.Typer) -> None:
         if not join_only:
             check_transport(superlink, root_ca, insecure)
             if root_ca is not None:  # check the SuperLink's certificate before staking anything
-                from fqai.devnet.certs import check_server_tls
-                from fqai.federation.runtime import split_address
-
-                link_host, link_port = split_address(superlink)
-                check_server_tls(link_host, link_port, root_ca)
+                wait_for_superlink_tls(superlink, root_ca, admission_wait)
         chain = ChainClient.from_rpc(rpc_url(rpc), deployments_dir=deployments_dir)
         dev_fund(chain, identity.public.eth_address, fund)
         store = (keystore or default_keystore()).resolve()

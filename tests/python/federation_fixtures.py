@@ -165,8 +165,10 @@ def start_cli_nodes(
     common: list[str],
     faults: dict[int, str] | None = None,
     count: int = 4,
+    wait: bool = True,
 ) -> list[subprocess.Popen[str]]:
-    """``fqai node start`` for keystores ``base/keys/node<i>``; returns once all connected.
+    """``fqai node start`` for keystores ``base/keys/node<i>``; returns once all connected
+    (or, with ``wait=False``, once started: nodes of a SuperLink not yet up retry).
 
     On failure the processes already started are stopped before the error propagates.
     """
@@ -188,16 +190,18 @@ def start_cli_nodes(
                     args, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
                 )
             )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + (90 if wait else 0)
+        while wait and time.monotonic() < deadline:
             outs = [(base / f"node{i}.out").read_text() for i in range(count)]
             if all("SuperNode connected" in o for o in outs):
                 break
             assert all(p.poll() is None for p in processes), outs
             time.sleep(0.5)
         else:
-            raise AssertionError("nodes did not start")
-        time.sleep(3)  # let every SuperNode register with the SuperLink
+            if wait:
+                raise AssertionError("nodes did not start")
+        if wait:
+            time.sleep(3)  # let every SuperNode register with the SuperLink
     except BaseException:
         for process in processes:
             stop_process(process)
@@ -254,13 +258,21 @@ def run_cli_federation(
     nodes: int = 4,
     round_timeout: int = 60,
     timeout: float = 400,
+    tls: bool = False,
 ) -> tuple[dict[str, Any], str]:
     """A SuperLink and ``fqai node start`` for each of ``setup``'s nodes, then
     ``fqai federation run <run_args>`` (with the SuperLink, ``base/run`` as work dir, the
     coordinator keystore, IPFS and chain options added); everything stopped afterwards.
-    Returns the run record and the run's stdout."""
+    Returns the run record and the run's stdout.
+
+    With ``tls`` the nodes start first and ``federation run`` starts its own SuperLink with a
+    certificate from a CA made here, SuperNode authentication and admission."""
     from fqai.federation.runtime import SuperLink
 
+    if tls:
+        return _run_cli_federation_tls(
+            base, setup, ipfs_api, run_args, faults, nodes, round_timeout, timeout
+        )
     with SuperLink(base / "superlink.log") as link:
         processes = start_cli_nodes(
             base, setup.federation_id, link.address, ipfs_api, setup.common, faults, count=nodes
@@ -278,4 +290,42 @@ def run_cli_federation(
         finally:
             for process in processes:
                 stop_process(process)
+    return json.loads((base / "run" / "record.json").read_text()), run.stdout
+
+
+def _run_cli_federation_tls(
+    base: Path,
+    setup: CliFederation,
+    ipfs_api: str,
+    run_args: list[str],
+    faults: dict[int, str] | None,
+    nodes: int,
+    round_timeout: int,
+    timeout: float,
+) -> tuple[dict[str, Any], str]:
+    from fqai.devnet.certs import create_ca, issue_host_certificate
+    from fqai.devnet.tools import free_port
+
+    ca = create_ca(base / "tls")
+    cert = issue_host_certificate(ca, base / "tls", "superlink", ["127.0.0.1"])
+    port = free_port("127.0.0.1")
+    address = f"127.0.0.1:{port}"
+    processes = start_cli_nodes(
+        base, setup.federation_id, address, ipfs_api,
+        [*setup.common, "--root-ca", str(ca.cert)], faults, count=nodes, wait=False,
+    )  # fmt: skip
+    try:
+        run = run_cli(
+            "federation", "run", "--federation-id", str(setup.federation_id), *run_args,
+            "--port", str(port), "--tls-cert", str(cert.cert), "--tls-key", str(cert.key),
+            "--root-ca", str(ca.cert), "--work-dir", str(base / "run"),
+            "--round-timeout", str(round_timeout),
+            "--keystore", str(base / "keys" / "coordinator"),
+            "--ipfs-api", ipfs_api, *setup.common,
+            timeout=timeout,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+    finally:
+        for process in processes:
+            stop_process(process)
     return json.loads((base / "run" / "record.json").read_text()), run.stdout

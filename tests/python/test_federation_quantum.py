@@ -6,7 +6,9 @@ test_qml.py covers, as every Flower message costs a process start). Checked: the
 on-chain and the model is minted; every manifest carries the circuit as OpenQASM 3 and it
 re-parses to the declared qubits and parameters; `fqai verify --recompute` re-runs the
 aggregation bit for bit; `fqai model eval` on the minted token reports the model exactly, with
-shots and on a noisy fake IBM device.
+shots and on a noisy fake IBM device. The SuperLink is the one `fqai federation run` starts with
+a TLS certificate and SuperNode authentication: the nodes start first, wait for it, and get in
+once the coordinator admits their staked keys.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def quantum_run(
         ["--model", "quantum", "--qubits", "4", "--rounds", str(ROUNDS),
          "--min-nodes", str(NODES), "--local-epochs", "2", "--lr", "0.1",
          "--fraction-evaluate", "0"],
-        nodes=NODES, round_timeout=120,
+        nodes=NODES, round_timeout=120, tls=True,
     )  # fmt: skip
     yield QuantumRun(
         setup.federation_id,
@@ -88,6 +90,10 @@ def test_quantum_rounds_finalise_and_the_model_is_minted(quantum_run: QuantumRun
         assert event.global_manifest_cid == rnd["model_cid"]
         assert len(rnd["accepted"]) == NODES and not rnd["rejected"]
     assert record["rounds"][-1]["accuracy"] > 0.8
+    # TLS and admission: both staked members' SuperNode keys registered before round 1, kept.
+    first, second = (rnd["admission"] for rnd in record["rounds"])
+    assert len(first["registered"]) == NODES and not first["refused"]
+    assert len(second["kept"]) == NODES and not second["registered"]
     assert record["token_id"] is not None
     provenance = quantum_run.registry.provenance(record["token_id"])
     assert provenance.manifest_cid == record["final_model_cid"]
