@@ -17,6 +17,7 @@ import pytest
 
 from fqai.chain import FederationConfig, FederationRegistry, KeySender
 from fqai.devnet.certs import create_ca, issue_host_certificate
+from fqai.devnet.ipfs_node import IpfsNode
 from fqai.errors import FqaiError
 from fqai.federation.admission import AdmissionLedger, admit
 from fqai.federation.flower_control import FlowerControl
@@ -32,7 +33,11 @@ from fqai.federation.supernode_key import (
 from fqai.ipfs.client import IpfsClient
 from fqai.keystore import NodeIdentity
 from tests.python.conftest import make_identity
-from tests.python.federation_fixtures import DeployedChain, deployed_chain  # noqa: F401
+from tests.python.federation_fixtures import (  # noqa: F401
+    DeployedChain,
+    deployed_chain,
+    run_cli,
+)
 
 
 @dataclass
@@ -183,3 +188,27 @@ def test_supernode_keys_are_checked(tmp_path: Path) -> None:
         parse_public_key(ed, "ed25519 key")
     with pytest.raises(SuperNodeKeyError, match="not an OpenSSH public key"):
         parse_public_key(b"-----BEGIN PUBLIC KEY-----", "pem")
+
+
+def test_fqai_federation_admit_cli(
+    setup: Setup,
+    superlink: tuple[str, Path],
+    deployed_chain: DeployedChain,  # noqa: F811
+    ipfs_node: IpfsNode,
+) -> None:
+    address, ca = superlink
+    args = [
+        "federation", "admit", "--federation-id", str(setup.federation_id),
+        "--superlink", address, "--root-ca", str(ca), "--work-dir", str(setup.work_dir),
+        "--ipfs-api", ipfs_node.api_address, *deployed_chain.cli_args,
+    ]  # fmt: skip
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    report = json.loads(first.stdout.strip().splitlines()[-1])
+    assert {a["node"] for a in report["registered"]} == {_address(setup, 0), _address(setup, 1)}
+    assert "no SuperNode key" in " ".join(first.stdout.split())
+    second = json.loads(run_cli(*args).stdout.strip().splitlines()[-1])
+    assert len(second["kept"]) == 2 and not second["registered"]
+    missing_ca = run_cli(*[a for a in args if a not in ("--root-ca", str(ca))])
+    assert missing_ca.returncode == 1
+    assert "needs the SuperLink's TLS CA" in missing_ca.stdout + missing_ca.stderr
