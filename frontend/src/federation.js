@@ -59,7 +59,7 @@ export async function listFederations(chain) {
 
 /**
  * One federation: views, members (NodeJoined / LeaveRequested / StakeReleased / NodeSlashed with
- * getMember for the current state), rounds (RoundOpened / UpdateCommitted / RoundFinalized /
+ * getMember and superNodeKeyOf for the current state), rounds (RoundOpened / UpdateCommitted / RoundFinalized /
  * RewardClaimed / ExclusionContested) and minted models. Throws the contract's error for an
  * unknown id.
  */
@@ -91,11 +91,13 @@ export async function loadFederation(chain, federationId) {
   }
   const list = [...members.values()];
   const views = await Promise.all(list.map((m) => chain.registry.getMember(id, m.address)));
+  const superNodeKeys = await Promise.all(list.map((m) => chain.registry.superNodeKeyOf(id, m.address)));
   list.forEach((m, i) => {
     const v = views[i];
     m.current = {
       stake: v.stake, joinedRound: Number(v.joinedRound), leaveRound: Number(v.leaveRound), unbondAt: v.unbondAt,
       status: MEMBER_STATUS[Number(v.status)] ?? `status ${v.status}`, keyDigest: v.keyDigest,
+      superNodeKey: /^0x0*$/.test(String(superNodeKeys[i])) ? null : String(superNodeKeys[i]),
     };
   });
 

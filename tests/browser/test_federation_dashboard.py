@@ -121,12 +121,17 @@ def _read_back(watched: Watched) -> dict[str, Any]:
         n.public.eth_address: registry.member(fed, n.public.eth_address)
         for n in watched.setup.nodes
     }
+    supernode_keys = {
+        n.public.eth_address: registry.supernode_key_of(fed, n.public.eth_address)
+        for n in watched.setup.nodes
+    }
     return {
         "state": registry.federation(fed),
         "finalized": finalized,
         "reports": reports,
         "commits": commits,
         "members": members,
+        "supernode_keys": supernode_keys,
     }
 
 
@@ -245,6 +250,10 @@ def test_dashboard_shows_members_rounds_and_the_signed_reports(
         assert row.get_attribute("data-stake") == str(member.stake)
         assert row.get_attribute("data-status") == MemberStatus(member.status).name.lower()
         assert row.get_by_test_id("stake").inner_text() == f"{member.stake / 10**18} ETH"
+        # The digest of the key its SuperNode authenticates with (`fqai node start` registers it).
+        supernode_key = done["supernode_keys"][address]
+        assert int(supernode_key, 16) != 0
+        assert row.get_attribute("data-supernode-key") == supernode_key
 
     # Every finalised round: contributors with their weights, commitments, the checks.
     for event in done["finalized"]:

@@ -196,16 +196,20 @@ function membersTable(fed) {
   const rows = fed.members.map((m) => {
     const cur = m.current;
     const status = cur.status === 'none' ? 'left (record deleted)' : cur.status === 'leaving' ? `leaving, unbonds at block ${cur.unbondAt}` : 'active';
-    return h('tr', { 'data-testid': 'member', 'data-address': m.address, 'data-status': cur.status, 'data-stake': String(cur.stake) },
+    return h('tr', { 'data-testid': 'member', 'data-address': m.address, 'data-status': cur.status, 'data-stake': String(cur.stake),
+      'data-supernode-key': cur.superNodeKey ?? '' },
       h('th', { scope: 'row' }, address(m.address)),
       h('td', {}, status),
       h('td', { 'data-testid': 'stake' }, eth(cur.stake)),
       h('td', {}, cur.status === 'none' ? '—' : `#${cur.joinedRound}`),
       h('td', {}, h('code', { title: String(cur.keyDigest) }, shortHex(cur.status === 'none' ? m.joins.at(-1)?.keyDigest ?? '' : cur.keyDigest, 12))),
+      h('td', {}, cur.superNodeKey
+        ? h('code', { title: cur.superNodeKey }, shortHex(cur.superNodeKey, 12))
+        : 'none (its SuperNode cannot be admitted)'),
       h('td', {}, memberHistory(m)));
   });
-  return table('Members and stakes (getMember, NodeJoined, NodeSlashed, LeaveRequested and StakeReleased events)',
-    ['Account', 'Status', 'Stake now', 'Joined in round', 'ML-DSA-65 key digest', 'History'], rows, { 'data-testid': 'members' });
+  return table('Members and stakes (getMember, superNodeKeyOf, NodeJoined, NodeSlashed, LeaveRequested and StakeReleased events)',
+    ['Account', 'Status', 'Stake now', 'Joined in round', 'ML-DSA-65 key digest', 'SuperNode key digest', 'History'], rows, { 'data-testid': 'members' });
 }
 
 function roundState(r, block) {
