@@ -2,14 +2,22 @@
 
 Coordinators admit exactly the SuperNode keys of active members into their SuperLink, so the chain
 must say which key belongs to whom, keep a key to one member, and forget it when the member goes.
+A small state machine (its own, so it does not thin out the federation/market fuzzing) joins,
+rotates, leaves and releases in random order and checks that after every step.
 """
 
 from __future__ import annotations
+
+import os
+from collections import Counter
 
 import brownie
 import pytest
 from brownie import chain
 from conftest import digest, err, fed_config
+from hypothesis import settings as hp_settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 ETH = 10**18
 MIN_STAKE = ETH
@@ -140,3 +148,94 @@ def test_keys_are_per_federation(registry, federation, second_federation, nodes)
     registry.setSuperNodeKey(other, digest("shared"), {"from": nodes[0]})
     assert registry.superNodeKeyOf(other, nodes[0]) == digest("shared")
     assert registry.superNodeKeyOf(federation, nodes[1]) == ZERO_DIGEST
+
+
+# ------------------------------------------------------------------ stateful: random key changes
+
+KEY_EXAMPLES = int(os.environ.get("FQAI_FUZZ_EXAMPLES", "200")) // 2
+st_member = st.integers(min_value=0, max_value=3)
+st_key = st.integers(min_value=0, max_value=3)  # few keys, so members collide on them
+
+
+class SuperNodeKeys(RuleBasedStateMachine):
+    """Joins with keys, rotations, leaving and releasing in random order; after every step each
+    recorded key has exactly its holder, and no key outlives a membership."""
+
+    @classmethod
+    def setup(cls, registry, fed, members) -> None:
+        cls.registry, cls.fed, cls.members = registry, fed, members
+
+    def __init__(self) -> None:
+        super().__init__()
+        chain.revert()
+
+    def _send(self, fn, *args) -> None:
+        try:
+            fn(*args)
+            KEY_OUTCOMES[(fn._name, "ok")] += 1
+        except brownie.exceptions.VirtualMachineError:
+            KEY_OUTCOMES[(fn._name, "reverted")] += 1
+
+    @rule(member=st_member, key=st_key)
+    def join_with_key(self, member, key):
+        self._send(
+            self.registry.joinWithSuperNodeKey,
+            self.fed,
+            digest(f"m{member}/mldsa"),
+            digest(f"sn{key}"),
+            {"from": self.members[member], "value": MIN_STAKE},
+        )
+
+    @rule(member=st_member, key=st_key)
+    def set_key(self, member, key):
+        self._send(
+            self.registry.setSuperNodeKey,
+            self.fed,
+            digest(f"sn{key}"),
+            {"from": self.members[member]},
+        )
+
+    @rule(member=st_member)
+    def leave(self, member):
+        self._send(self.registry.requestLeave, self.fed, {"from": self.members[member]})
+
+    @rule(member=st_member)
+    def release(self, member):
+        chain.mine(25)  # past unbonding
+        self._send(self.registry.releaseStake, self.fed, {"from": self.members[member]})
+
+    @invariant()
+    def one_holder_per_key(self):
+        for member in self.members:
+            key = bytes(self.registry.superNodeKeyOf(self.fed, member))
+            if not any(key):
+                continue
+            assert self.registry.superNodeKeyHolder(self.fed, key) == member
+            assert self.registry.getMember(self.fed, member)[4] != 0  # still a member
+
+
+KEY_OUTCOMES: Counter = Counter()
+
+
+def test_random_key_changes_keep_one_holder_per_key(registry, coordinator, accounts):
+    fed = registry.createFederation(
+        fed_config(unbondingBlocks=20), {"from": coordinator}
+    ).return_value
+    members = list(accounts[16:20])
+    for i, member in enumerate(members[:3]):  # three members hold keys 0-2 when an example starts
+        registry.joinWithSuperNodeKey(
+            fed, digest(f"m{i}/mldsa"), digest(f"sn{i}"), {"from": member, "value": MIN_STAKE}
+        )
+    SuperNodeKeys.setup(registry, fed, members)
+    chain.snapshot()
+    run_state_machine_as_test(
+        SuperNodeKeys,
+        settings=hp_settings(max_examples=KEY_EXAMPLES, stateful_step_count=10, deadline=None),
+    )
+    print("\nOutcomes of random key actions:")
+    for (name, outcome), count in sorted(KEY_OUTCOMES.items()):
+        print(f"  {name:<42} {outcome:<9} {count}")
+    # The run proved something only if keys were rotated and freed by releases, and refused.
+    for name in ("setSuperNodeKey", "releaseStake"):
+        assert KEY_OUTCOMES[(f"FederationRegistry.{name}", "ok")] > 0, name
+    assert KEY_OUTCOMES[("FederationRegistry.setSuperNodeKey", "reverted")] > 0
