@@ -24,6 +24,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -231,15 +232,7 @@ class FlowerProcess:
 
 
 def _strip_ansi(text: str) -> str:
-    out, skip = [], False
-    for char in text:
-        if char == "\x1b":
-            skip = True
-        elif skip and char == "m":
-            skip = False
-        elif not skip:
-            out.append(char)
-    return "".join(out)
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
 class SuperLink(FlowerProcess):

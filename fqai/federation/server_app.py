@@ -18,7 +18,6 @@ from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 from numpy.typing import NDArray
 
-from fqai.chain import FederationRegistry
 from fqai.federation import task
 from fqai.federation.admission import admit
 from fqai.federation.aggregation import make_strategy
@@ -100,12 +99,11 @@ def admission_hook(
     flwr_home = str(config.get("admission-flwr-home", ""))
     if not flwr_home:
         return None
-    registry = FederationRegistry(coordinator.chain)
     control = FlowerControl(Path(flwr_home))
     work_dir = Path(str(config["admission-dir"]))
 
     def before_round(chain_round: int) -> dict[str, Any]:
-        report = admit(registry, ipfs, control, coordinator.federation_id, work_dir)
+        report = admit(coordinator.registry, ipfs, control, coordinator.federation_id, work_dir)
         log.info(
             "round %d admission: %d SuperNode(s) admitted (%d new), %d unregistered, %d refused",
             chain_round,

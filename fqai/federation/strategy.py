@@ -83,7 +83,6 @@ class VerifiedStrategy(Strategy):
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         chain_round = self.coordinator.open_round(server_round)
-        admitted: set[int] | None = None
         self._admitted = None
         if self.before_round is not None:
             # SuperNode admission: the SuperLink's registered keys follow the chain before the
@@ -91,8 +90,9 @@ class VerifiedStrategy(Strategy):
             admission = self.before_round(chain_round)
             assert self.coordinator.current is not None
             self.coordinator.current.admission = admission
-            admitted = {int(a["node_id"]) for a in [*admission["kept"], *admission["registered"]]}
-            self._admitted = admitted
+            self._admitted = {
+                int(a["node_id"]) for a in [*admission["kept"], *admission["registered"]]
+            }
         config["fqai-federation-id"] = self.coordinator.federation_id
         config["fqai-round"] = chain_round
         config["fqai-parent"] = self.coordinator.last_model_cid or ""
@@ -101,16 +101,9 @@ class VerifiedStrategy(Strategy):
         start = record_to_weights(arrays)
         self.coordinator.round_start = start
         self._round_start = _flatten(start)
-        proposed = list(self.inner.configure_train(server_round, arrays, config, grid))
-        if admitted is not None:
-            outside = [
-                m.metadata.dst_node_id for m in proposed if m.metadata.dst_node_id not in admitted
-            ]
-            if outside:
-                log.warning(
-                    "round %d: not sending work to unadmitted SuperNode(s) %s", chain_round, outside
-                )
-            proposed = [m for m in proposed if m.metadata.dst_node_id in admitted]
+        proposed = self._only_admitted(
+            self.inner.configure_train(server_round, arrays, config, grid), chain_round
+        )
         selection = self.selector.select([m.metadata.dst_node_id for m in proposed], chain_round)
         assert self.coordinator.current is not None
         self.coordinator.current.selection = selection.to_json()
@@ -209,9 +202,20 @@ class VerifiedStrategy(Strategy):
         config["fqai-dataset"] = self.train_settings.get("fqai-dataset", "")
         config["fqai-data-seed"] = self.train_settings.get("fqai-data-seed", 0)
         config["fqai-model"] = self.train_settings.get("fqai-model", "")
-        messages = self.inner.configure_evaluate(server_round, arrays, config, grid)
+        return self._only_admitted(
+            self.inner.configure_evaluate(server_round, arrays, config, grid), server_round
+        )
+
+    def _only_admitted(self, messages: Iterable[Message], round_: int) -> list[Message]:
+        """The messages addressed to this round's admitted SuperNodes (all, admission off)."""
+        messages = list(messages)
         if self._admitted is None:
             return messages
+        outside = [
+            m.metadata.dst_node_id for m in messages if m.metadata.dst_node_id not in self._admitted
+        ]
+        if outside:
+            log.warning("round %d: no work sent to unadmitted SuperNode(s) %s", round_, outside)
         return [m for m in messages if m.metadata.dst_node_id in self._admitted]
 
     def aggregate_evaluate(

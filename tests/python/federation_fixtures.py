@@ -267,59 +267,50 @@ def run_cli_federation(
 
     With ``tls`` the nodes start first and ``federation run`` starts its own SuperLink with a
     certificate from a CA made here, SuperNode authentication and admission."""
+    from fqai.devnet.certs import create_ca, issue_host_certificate
+    from fqai.devnet.tools import free_port
     from fqai.federation.runtime import SuperLink
 
-    if tls:
-        return _run_cli_federation_tls(
-            base, setup, ipfs_api, run_args, faults, nodes, round_timeout, timeout
-        )
-    with SuperLink(base / "superlink.log") as link:
-        processes = start_cli_nodes(
-            base, setup.federation_id, link.address, ipfs_api, setup.common, faults, count=nodes
-        )
-        try:
-            run = run_cli(
-                "federation", "run", "--federation-id", str(setup.federation_id), *run_args,
-                "--superlink", link.address, "--work-dir", str(base / "run"),
-                "--round-timeout", str(round_timeout),
-                "--keystore", str(base / "keys" / "coordinator"),
-                "--ipfs-api", ipfs_api, *setup.common,
-                timeout=timeout,
-            )  # fmt: skip
-            assert run.returncode == 0, run.stdout + run.stderr
-        finally:
-            for process in processes:
-                stop_process(process)
-    return json.loads((base / "run" / "record.json").read_text()), run.stdout
+    if not tls:
+        with SuperLink(base / "superlink.log") as link:
+            processes = start_cli_nodes(
+                base, setup.federation_id, link.address, ipfs_api, setup.common, faults, nodes
+            )
+            link_args = ["--superlink", link.address]
+            return _coordinate(
+                base, setup, ipfs_api, run_args, link_args, processes, round_timeout, timeout
+            )
+    ca = create_ca(base / "tls")
+    cert = issue_host_certificate(ca, base / "tls", "superlink", ["127.0.0.1"])
+    port = free_port("127.0.0.1")
+    processes = start_cli_nodes(
+        base, setup.federation_id, f"127.0.0.1:{port}", ipfs_api,
+        [*setup.common, "--root-ca", str(ca.cert)], faults, count=nodes, wait=False,
+    )  # fmt: skip
+    link_args = [
+        "--port", str(port), "--tls-cert", str(cert.cert), "--tls-key", str(cert.key),
+        "--root-ca", str(ca.cert),
+    ]  # fmt: skip
+    return _coordinate(
+        base, setup, ipfs_api, run_args, link_args, processes, round_timeout, timeout
+    )
 
 
-def _run_cli_federation_tls(
+def _coordinate(
     base: Path,
     setup: CliFederation,
     ipfs_api: str,
     run_args: list[str],
-    faults: dict[int, str] | None,
-    nodes: int,
+    link_args: list[str],
+    processes: list[subprocess.Popen[str]],
     round_timeout: int,
     timeout: float,
 ) -> tuple[dict[str, Any], str]:
-    from fqai.devnet.certs import create_ca, issue_host_certificate
-    from fqai.devnet.tools import free_port
-
-    ca = create_ca(base / "tls")
-    cert = issue_host_certificate(ca, base / "tls", "superlink", ["127.0.0.1"])
-    port = free_port("127.0.0.1")
-    address = f"127.0.0.1:{port}"
-    processes = start_cli_nodes(
-        base, setup.federation_id, address, ipfs_api,
-        [*setup.common, "--root-ca", str(ca.cert)], faults, count=nodes, wait=False,
-    )  # fmt: skip
+    """``fqai federation run`` against the SuperLink ``link_args`` name; the nodes stopped after."""
     try:
         run = run_cli(
             "federation", "run", "--federation-id", str(setup.federation_id), *run_args,
-            "--port", str(port), "--tls-cert", str(cert.cert), "--tls-key", str(cert.key),
-            "--root-ca", str(ca.cert), "--work-dir", str(base / "run"),
-            "--round-timeout", str(round_timeout),
+            *link_args, "--work-dir", str(base / "run"), "--round-timeout", str(round_timeout),
             "--keystore", str(base / "keys" / "coordinator"),
             "--ipfs-api", ipfs_api, *setup.common,
             timeout=timeout,
